@@ -1,0 +1,222 @@
+"""Checkpoints from any fine-tuning method: Hugging Face folders, hub ids, or predictions files.
+
+Every checkpoint is checked against the task before it is scored: the number of outputs and the
+label order of ``id2label``. A checkpoint whose labels match by name in another order is remapped
+(TextAttack #684: a silently permuted label order reads as 7 % instead of 84 % accuracy).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Protocol
+
+import numpy as np
+
+from .data import Examples
+from .errors import CheckpointError
+from .tasks import TaskSpec, get_task, TASKS
+
+log = logging.getLogger(__name__)
+
+CARD_FILE = "rbm_card.json"  # written by `rbm train` beside the HF files; optional for other checkpoints
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_GENERIC = re.compile(r"^(label_?)?(\d+)$")
+_SYNONYMS = {
+    "neg": "negative", "pos": "positive", "entail": "entailment", "entailed": "entailment",
+    "contradict": "contradiction", "contradictory": "contradiction", "non_entailment": "not_entailment",
+    "paraphrase": "equivalent", "not_paraphrase": "not_equivalent", "duplicated": "duplicate",
+    "not_duplicated": "not_duplicate", "unacceptable_sentence": "unacceptable",
+}
+
+
+def normalize_label(name: str) -> str:
+    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+    return _SYNONYMS.get(key, key)
+
+
+def label_mapping(id2label: dict, num_outputs: int, task: TaskSpec, where: str) -> tuple[np.ndarray, str]:
+    """Model output index → task label id, and how it was decided ('identity', 'by-name', 'generic')."""
+    if task.is_regression:
+        if num_outputs != 1:
+            raise CheckpointError(f"{where}: has {num_outputs} outputs, task {task.name} is a regression task (expected 1)")
+        return np.zeros(1, dtype=np.int64), "regression"
+    if num_outputs != task.num_labels:
+        raise CheckpointError(f"{where}: has {num_outputs} labels, task {task.name} expects {task.num_labels} "
+                              f"({', '.join(task.label_names or ())})")
+    names = [normalize_label(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num_outputs)]
+    if all(_GENERIC.match(n) and int(_GENERIC.match(n).group(2)) == i for i, n in enumerate(names)):
+        log.warning("%s: generic labels %s; assuming the task's order %s", where, names, list(task.label_names))
+        return np.arange(num_outputs), "generic"
+    expected = [normalize_label(n) for n in task.label_names or ()]
+    if sorted(names) != sorted(expected):
+        raise CheckpointError(f"{where}: id2label {names} does not match task {task.name} labels {expected}")
+    mapping = np.asarray([expected.index(n) for n in names], dtype=np.int64)
+    return mapping, "identity" if (mapping == np.arange(num_outputs)).all() else "by-name"
+
+
+class Predictor(Protocol):
+    """Anything that turns a task's examples into predicted label ids (or scores for regression)."""
+
+    name: str
+    path: str
+
+    def tasks(self) -> Optional[list[str]]:
+        """Tasks this checkpoint was made for, when it can tell (card, file keys); None if unknown."""
+
+    def predict(self, examples: Examples, eval_set: str) -> np.ndarray: ...
+
+    def describe(self) -> dict: ...
+
+
+@dataclass
+class HFCheckpoint:
+    """A Hugging Face sequence-classification model, from a folder or a hub id, loaded via safetensors."""
+
+    name: str
+    path: str
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 64
+    max_length: Optional[int] = None
+    _model: object = field(default=None, repr=False)
+    _tokenizer: object = field(default=None, repr=False)
+    _label_info: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def card(self) -> dict:
+        card = Path(self.path) / CARD_FILE
+        if card.is_file():
+            try:
+                return json.loads(card.read_text())
+            except json.JSONDecodeError as exc:
+                raise CheckpointError(f"{card}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return {}
+
+    def tasks(self) -> Optional[list[str]]:
+        task = self.card.get("task")
+        return [get_task(task).name] if task else None
+
+    def load(self):
+        if self._model is None:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            local = Path(self.path).exists()
+            if not local and not _HUB_ID.match(self.path):
+                raise CheckpointError(f"checkpoint {self.name}: {self.path} is neither a folder nor a hub id")
+            if local and not (Path(self.path) / "config.json").is_file():
+                raise CheckpointError(f"checkpoint {self.name}: {self.path}/config.json missing "
+                                      f"(expected a Hugging Face model folder)")
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+                self._model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
+            except (OSError, ValueError, EnvironmentError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise CheckpointError(f"checkpoint {self.name} ({self.path}): cannot load as a safetensors "
+                                      f"sequence classifier: {first}") from None
+        return self._model, self._tokenizer
+
+    def label_map(self, task: TaskSpec) -> tuple[np.ndarray, str]:
+        model, _ = self.load()
+        cfg = model.config
+        mapping, how = label_mapping(dict(cfg.id2label or {}), cfg.num_labels, task, f"checkpoint {self.name} ({self.path})")
+        self._label_info[task.name] = {"how": how, "id2label": {int(k): v for k, v in (cfg.id2label or {}).items()}}
+        return mapping, how
+
+    def logits(self, examples: Examples, **kwargs) -> np.ndarray:
+        from .inference import predict_logits
+
+        model, tokenizer = self.load()
+        max_length = self.max_length or int(self.card.get("hyperparameters", {}).get("max_length", 128))
+        return predict_logits(model, tokenizer, examples.text_a, examples.text_b, batch_size=self.batch_size,
+                              max_length=max_length, device=self.device, precision=self.precision,
+                              desc=f"{self.name}/{examples.task.name}", **kwargs)
+
+    def predict(self, examples: Examples, eval_set: str) -> np.ndarray:
+        mapping, _ = self.label_map(examples.task)
+        logits = self.logits(examples)
+        if examples.task.is_regression:
+            return logits[:, 0]
+        return mapping[logits.argmax(axis=1)]
+
+    def describe(self) -> dict:
+        card = self.card
+        return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
+                "base_model": card.get("base_model"), "labels": self._label_info}
+
+
+@dataclass
+class PredictionsFile:
+    """Predictions made elsewhere: JSON ``{eval_set: [label, ...]}`` in dataset order (AdvGLUE format).
+
+    Labels are the task's label ids (HF GLUE order) or label names; ``mnli`` means the matched set.
+    """
+
+    name: str
+    path: str
+
+    def _data(self) -> dict:
+        try:
+            data = json.loads(Path(self.path).read_text())
+        except FileNotFoundError:
+            raise CheckpointError(f"predictions file {self.path}: not found") from None
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"predictions file {self.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            raise CheckpointError(f"predictions file {self.path}: expected an object {{task: [label, ...]}}")
+        return data
+
+    def tasks(self) -> Optional[list[str]]:
+        out = []
+        for key in self._data():
+            if key not in TASKS:
+                raise CheckpointError(f"predictions file {self.path}: unknown task key {key!r} "
+                                      f"(expected names like sst2, mnli, mnli-mm)")
+            out.append(get_task(key).name)
+        return sorted(set(out))
+
+    def predict(self, examples: Examples, eval_set: str) -> np.ndarray:
+        data = self._data()
+        keys = [eval_set] + (["mnli"] if eval_set == "mnli-m" else [])
+        key = next((k for k in keys if k in data), None)
+        if key is None:
+            raise CheckpointError(f"predictions file {self.path}: no key {eval_set!r} (has {sorted(data)})")
+        values = data[key]
+        if len(values) != len(examples):
+            raise CheckpointError(f"predictions file {self.path}: {key!r} has {len(values)} predictions, "
+                                  f"the {examples.source} split has {len(examples)}")
+        return self._to_ids(values, examples.task, key)
+
+    def _to_ids(self, values: list, task: TaskSpec, key: str) -> np.ndarray:
+        if task.is_regression:
+            try:
+                return np.asarray(values, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise CheckpointError(f"predictions file {self.path}: {key!r} must hold numbers") from None
+        names = [normalize_label(n) for n in task.label_names or ()]
+        out = np.empty(len(values), dtype=np.int64)
+        for i, v in enumerate(values):
+            if isinstance(v, str) and normalize_label(v) in names:
+                out[i] = names.index(normalize_label(v))
+            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < len(names):
+                out[i] = v
+            else:
+                raise CheckpointError(f"predictions file {self.path}: {key!r}[{i}] = {v!r} is not a label of "
+                                      f"{task.name} (expected 0..{len(names) - 1} or one of {names})")
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": "predictions", "path": self.path}
+
+
+def open_checkpoint(name: str, path: str, **options) -> Predictor:
+    """A predictions file (``*.json`` that is not a folder) or a Hugging Face model folder / hub id."""
+    p = Path(path)
+    if p.suffix.lower() == ".json" and not p.is_dir():
+        return PredictionsFile(name, path)
+    if not p.exists() and (path.startswith((".", "/", "~")) or path.count("/") > 1):
+        raise CheckpointError(f"checkpoint {name}: {path} does not exist (expected a model folder, a hub id "
+                              f"or a predictions .json)")
+    return HFCheckpoint(name, path, **options)

@@ -1,0 +1,63 @@
+"""The ``rbm`` command. Each subcommand lives in its own module (lazy: ``rbm suites`` must not
+import torch or textattack) exposing ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+from .errors import RBMError
+from .registry import UnknownNameError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("robustbench_match.commands.run", "evaluate checkpoints on a suite and store the results"),
+    "suites": ("robustbench_match.commands.suites", "list the suites (wildcards allowed)"),
+    "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX or CSV"),
+    "train": ("robustbench_match.training.cli", "fine-tune a model with one of the bundled methods"),
+    "methods": ("robustbench_match.training.cli_methods", "list the fine-tuning methods and their defaults"),
+    "plot": ("robustbench_match.commands.plot", "plot training dynamics, loss curves or degradation"),
+    "data": ("robustbench_match.conditions.cli", "export a perturbed training set (label noise, minority)"),
+    "resources": ("robustbench_match.attacks.cli", "list attack recipes and whether their resources are present"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rbm", description="robustbench-match: robustness suites for fine-tuned NLP models")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # import only the module that runs
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (RBMError, UnknownNameError) as exc:
+        print(f"rbm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rbm {args.command}: interrupted; finished cells are saved, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

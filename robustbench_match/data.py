@@ -1,0 +1,217 @@
+"""Task data: one loader for the Hugging Face hub and for local ``glue_data``-style folders.
+
+Resolution order for local data: ``--data-dir`` > ``$RBM_DATA_DIR`` > the hub (``nyu-mll/glue``),
+which is the code path real users run. A task is found at ``ROOT/<TASK>/`` or ``ROOT/glue/<TASK>/``,
+so one ``--data-dir`` can also hold other suites' data (``ROOT/advglue/dev.json``).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .errors import DataError
+from .tasks import TaskSpec, get_task
+
+HUB_GLUE = "nyu-mll/glue"
+DATA_DIR_ENV = "RBM_DATA_DIR"
+
+
+@dataclass
+class Examples:
+    """A labelled split in dataset order. ``idx`` is each row's position in the source split."""
+
+    task: TaskSpec
+    split: str
+    texts: dict[str, list[str]]
+    labels: np.ndarray
+    idx: np.ndarray
+    source: str
+    extra: dict[str, list] = field(default_factory=dict)  # e.g. group ids, perturbation flags
+
+    def __post_init__(self) -> None:
+        lengths = {len(v) for v in self.texts.values()} | {len(self.labels), len(self.idx)}
+        if len(lengths) != 1:
+            raise ValueError(f"inconsistent column lengths in {self.source}: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def text_a(self) -> list[str]:
+        return self.texts[self.task.text_keys[0]]
+
+    @property
+    def text_b(self) -> Optional[list[str]]:
+        return self.texts[self.task.text_keys[1]] if self.task.is_pair else None
+
+    def subset(self, positions: Sequence[int] | np.ndarray) -> "Examples":
+        pos = np.asarray(positions, dtype=np.int64)
+        return Examples(
+            self.task, self.split,
+            {k: [v[i] for i in pos] for k, v in self.texts.items()},
+            self.labels[pos], self.idx[pos], self.source,
+            {k: [v[i] for i in pos] for k, v in self.extra.items()},
+        )
+
+    def with_labels(self, labels: np.ndarray, source: str) -> "Examples":
+        return Examples(self.task, self.split, self.texts, np.asarray(labels, dtype=self.labels.dtype),
+                        self.idx, source, self.extra)
+
+    def rows(self) -> list[dict]:
+        keys = self.task.text_keys
+        return [{**{k: self.texts[k][i] for k in keys}, "label": self.labels[i].item(), "idx": int(self.idx[i])}
+                for i in range(len(self))]
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the content (texts, labels, order), independent of where it was read from."""
+        h = hashlib.sha256()
+        for row in self.rows():
+            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            h.update(b"\n")
+        return h.hexdigest()
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Optional[Path]:
+    """``--data-dir`` if given, else ``$RBM_DATA_DIR``, else None (meaning: the hub)."""
+    chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_DIR_ENV) or None
+    if chosen is None:
+        return None
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data dir {path}: not a folder (expected a glue_data-style root, e.g. ../shared/data)")
+    return path
+
+
+def find_in_data_dir(root: Path, *names: str) -> Optional[Path]:
+    """First of ``ROOT/<name>`` or ``ROOT/glue/<name>`` that exists, names matched case-insensitively."""
+    for base in (root, root / "glue"):
+        if not base.is_dir():
+            continue
+        by_lower = {p.name.lower(): p for p in base.iterdir()}
+        for name in names:
+            if name.lower() in by_lower:
+                return by_lower[name.lower()]
+    return None
+
+
+def load_split(task: str | TaskSpec, split: str, data_dir: str | os.PathLike | None = None) -> Examples:
+    """Load one labelled split of a task, locally when a data dir is configured, else from the hub."""
+    spec = get_task(task) if isinstance(task, str) else task
+    if split not in spec.split_files:
+        raise DataError(f"task {spec.name}: unknown split {split!r} (expected one of {sorted(spec.split_files)})")
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return _load_hub(spec, split)
+    task_dir = find_in_data_dir(root, spec.glue_dir, spec.name)
+    if task_dir is None:
+        raise DataError(f"{root}: no folder for task {spec.name} (expected {root}/{spec.glue_dir}/ "
+                        f"or {root}/glue/{spec.glue_dir}/)")
+    return _load_local(spec, split, task_dir)
+
+
+def _load_hub(spec: TaskSpec, split: str) -> Examples:
+    import datasets  # heavy; only on this path
+
+    try:
+        ds = datasets.load_dataset(HUB_GLUE, spec.name, split=split)
+    except Exception as exc:  # offline, hub down, renamed dataset: all end the same for the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"hub dataset {HUB_GLUE}/{spec.name} split {split}: could not load ({first}); "
+                        f"pass --data-dir with a glue_data-style folder to work offline") from None
+    return _from_hf_dataset(spec, split, ds, f"hub:{HUB_GLUE}/{spec.name}/{split}")
+
+
+def _from_hf_dataset(spec: TaskSpec, split: str, ds, source: str) -> Examples:
+    missing = [c for c in (*spec.text_keys, "label") if c not in ds.column_names]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing} (expected {[*spec.text_keys, 'label']})")
+    labels = np.asarray(ds["label"], dtype=np.float32 if spec.is_regression else np.int64)
+    _check_label_range(spec, labels, source)
+    idx = np.asarray(ds["idx"], dtype=np.int64) if "idx" in ds.column_names else np.arange(len(labels))
+    return Examples(spec, split, {k: list(ds[k]) for k in spec.text_keys}, labels, idx, source)
+
+
+def _load_local(spec: TaskSpec, split: str, task_dir: Path) -> Examples:
+    stem = spec.split_files[split]
+    tsv = task_dir / f"{stem}.tsv"
+    if tsv.is_file():
+        return _read_tsv(spec, split, tsv)
+    for saved in (task_dir / f"{stem}_hf", task_dir / split):
+        if (saved / "dataset_info.json").is_file() or (saved / "state.json").is_file():
+            import datasets
+
+            try:
+                ds = datasets.load_from_disk(str(saved))
+            except Exception as exc:
+                raise DataError(f"{saved}: not a readable datasets.save_to_disk folder ({exc})") from None
+            return _from_hf_dataset(spec, split, ds, str(saved))
+    raise DataError(f"{task_dir}: no {split} data (expected {stem}.tsv or a save_to_disk folder {stem}_hf/)")
+
+
+def _read_tsv(spec: TaskSpec, split: str, path: Path) -> Examples:
+    """Read a glue_data TSV: tab-separated, no quoting (fields may start with a quote), BOM tolerated."""
+    import pandas as pd
+
+    layout = spec.layout
+    try:
+        frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, header=0 if layout.header else None,
+                            dtype=str, keep_default_na=False, encoding="utf-8-sig", on_bad_lines="error",
+                            engine="c")
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: malformed TSV ({str(exc).strip()})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    columns = {}
+    for key, col in layout.columns.items():
+        if isinstance(col, int):
+            if col >= frame.shape[1]:
+                raise DataError(f"{path}: has {frame.shape[1]} columns, expected at least {col + 1} ({key} in column {col + 1})")
+            columns[key] = frame.iloc[:, col].tolist()
+        elif col in frame.columns:
+            columns[key] = frame[col].tolist()
+        else:
+            raise DataError(f"{path}: no column {col!r} for field {key!r} (header: {list(frame.columns)})")
+    labels = _parse_labels(spec, columns.pop("label"), path, first_row=2 if layout.header else 1)
+    return Examples(spec, split, {k: columns[k] for k in spec.text_keys}, labels,
+                    np.arange(len(labels), dtype=np.int64), str(path))
+
+
+def _parse_labels(spec: TaskSpec, raw: list[str], path: Path, first_row: int) -> np.ndarray:
+    form = spec.layout.label_form
+    names = spec.label_names or ()
+    out = np.empty(len(raw), dtype=np.float32 if form == "float" else np.int64)
+    for i, value in enumerate(raw):
+        value = value.strip()
+        try:
+            if form == "name":
+                out[i] = names.index(value)
+            elif form == "float":
+                out[i] = float(value)
+            else:
+                out[i] = int(value)
+        except ValueError:
+            expected = f"one of {list(names)}" if form == "name" else ("a number" if form == "float" else "an integer label id")
+            raise DataError(f"{path}: line {first_row + i}: label {value!r} is not {expected}") from None
+    _check_label_range(spec, out, str(path), first_row)
+    return out
+
+
+def _check_label_range(spec: TaskSpec, labels: np.ndarray, source: str, first_row: int = 0) -> None:
+    if spec.is_regression:
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels < 0) | (labels > 5))
+        expected = "a similarity score in [0, 5]"
+    else:
+        bad = np.flatnonzero((labels < 0) | (labels >= spec.num_labels))
+        expected = f"a label id in 0..{spec.num_labels - 1} ({', '.join(spec.label_names or ())})"
+    if len(bad):
+        where = f"line {first_row + bad[0]}" if first_row else f"row {bad[0]}"
+        raise DataError(f"{source}: {where}: label {labels[bad[0]].item()!r} is not {expected}"
+                        f" ({len(bad)} such rows; unlabelled test splits cannot be scored)")
