@@ -1,0 +1,149 @@
+"""What every suite's evaluator shares: cells, their keys, and the evaluator interface.
+
+A *cell* is the unit of work and of resumption: one (suite, model, eval set, condition, seed).
+The runner asks an evaluator to ``plan`` the cells of a suite, skips cells already stored,
+materialises each cell's checkpoint (given on the command line, or trained by the bundled
+trainer for training-time conditions) and calls ``evaluate``. Evaluators never write results
+themselves, so every suite gets atomic storage, resumption and tables for free.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import numpy as np
+
+from ..errors import RBMError
+from ..registry import Registry
+from ..tasks import TASKS, get_task
+
+if TYPE_CHECKING:
+    from ..checkpoints import Predictor
+    from ..data import Examples
+    from ..suites import Suite
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """One ``--checkpoint NAME=PATH``. NAME is ``[TASK/][CONDITION/][seed-N/]MODEL`` in any order
+    before MODEL, e.g. ``vanilla``, ``sst2/vanilla``, ``rte/noise-10/seed-1/mine``."""
+
+    model: str
+    path: str
+    task: Optional[str] = None
+    condition: Optional[str] = None
+    seed: Optional[int] = None
+
+    @classmethod
+    def parse(cls, spec: str) -> "CheckpointRef":
+        if "=" not in spec:
+            raise RBMError(f"--checkpoint {spec!r}: expected NAME=PATH (e.g. vanilla=runs/sst2-vanilla)")
+        name, path = spec.split("=", 1)
+        tokens = [t for t in name.strip().split("/") if t]
+        if not tokens or not path.strip():
+            raise RBMError(f"--checkpoint {spec!r}: empty name or path (expected NAME=PATH)")
+        model, task, condition, seed = tokens[-1], None, None, None
+        for tok in tokens[:-1]:
+            m = re.fullmatch(r"seed-?(\d+)", tok)
+            if m:
+                seed = int(m.group(1))
+            elif tok in TASKS:
+                task = get_task(tok).name
+            elif condition is None:
+                condition = tok
+            else:
+                raise RBMError(f"--checkpoint {spec!r}: cannot read {tok!r} (expected TASK/CONDITION/seed-N/MODEL)")
+        return cls(model, path.strip(), task, condition, seed)
+
+
+@dataclass
+class TrainRequest:
+    """A checkpoint the runner must train with the bundled trainer before the cell can be evaluated."""
+
+    config: Any  # robustbench_match.training.TrainConfig
+    train_examples: Optional[Callable[[], "Examples"]] = None  # builds the (perturbed) training set
+    expected_sha256: Optional[str] = None  # external checkpoints for this cell must carry this data hash
+
+
+@dataclass
+class Cell:
+    suite: str
+    model: str
+    task: str
+    eval_set: str
+    condition: str = "clean"
+    seed: Optional[int] = None
+    checkpoint: Optional["Predictor"] = None
+    checkpoint_ref: Optional[CheckpointRef] = None
+    train: Optional[TrainRequest] = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        seed = "-" if self.seed is None else str(self.seed)
+        return f"{self.suite}|{self.model}|{self.eval_set}|{self.condition}|{seed}"
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe id for the cell's own files (predictions, attack logs, trained checkpoints)."""
+        seed = "none" if self.seed is None else str(self.seed)
+        raw = f"{self.suite}/{self.model}/{self.eval_set}__{self.condition}__seed-{seed}"
+        return re.sub(r"[^\w./-]+", "_", raw)
+
+
+@dataclass
+class CellResult:
+    """What an evaluator returns; the runner adds provenance and stores it."""
+
+    metrics: dict[str, float]
+    main_metric: str
+    n_examples: int
+    data_source: str
+    data_sha256: str
+    predictions: Optional[np.ndarray] = None  # per example, in dataset order (label ids or scores)
+    example_ids: Optional[np.ndarray] = None  # dataset index of each prediction
+    details: dict = field(default_factory=dict)  # e.g. group sizes, attack settings
+
+
+class Evaluator:
+    """Base class. Subclasses register with ``@EVALUATORS.register("name")``."""
+
+    #: name of the table layout in robustbench_match.reports.layouts (how `rbm table` draws this suite)
+    layout: str = "tasks"
+
+    def plan(self, suite: "Suite", ctx: "RunContext") -> list[Cell]:
+        raise NotImplementedError
+
+    def evaluate(self, cell: Cell, ctx: "RunContext") -> CellResult:
+        raise NotImplementedError
+
+
+@dataclass
+class RunContext:
+    """Everything a run was asked for on the command line, shared by the runner and evaluators."""
+
+    output: Path
+    checkpoints: list[CheckpointRef] = field(default_factory=list)
+    data_dir: Optional[str] = None
+    tasks: Optional[list[str]] = None  # --tasks restriction (canonical names)
+    methods: Optional[list[str]] = None  # --methods (training-time suites)
+    seeds: Optional[list[int]] = None  # --seeds (training-time suites)
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 64
+    max_length: Optional[int] = None
+    force: bool = False
+    save_predictions: bool = False
+    options: dict = field(default_factory=dict)  # suite-specific command-line options (e.g. --recipe)
+    train_overrides: dict = field(default_factory=dict)  # --epochs/--max-train-examples for trained cells
+
+    def cell_dir(self, cell: Cell) -> Path:
+        """A private folder for a cell's working files (e.g. partial attack logs); created on demand."""
+        path = self.output / "cells" / cell.slug
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
