@@ -1,0 +1,69 @@
+"""The training configuration: one dataclass shared by ``rbm train``, the suites and the benchmarks."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..errors import RBMError
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a fine-tuning run; all of it is recorded in the checkpoint card.
+
+    Defaults follow the paper's BERT setting (App. B, Table 10): AdamW, linear decay with 10 %
+    warm-up, batch 16, 3 epochs, max length 128. ``method_args`` holds the method's own
+    hyperparameters (see ``rbm methods``); unknown keys are an error, missing keys take defaults.
+    """
+
+    method: str = "vanilla"
+    task: str = "sst2"
+    seed: int = 1
+    output: str = "runs/model"
+    model: Optional[str] = None  # None / "minilm" → the packaged MiniLM-L6
+    data_dir: Optional[str] = None
+    epochs: float = 3
+    max_steps: Optional[int] = None
+    batch_size: int = 16
+    lr: float = 2e-5
+    max_length: int = 128
+    max_train_examples: Optional[int] = None
+    method_args: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU (deterministic, exact)
+    condition: Optional[dict] = None  # how train_examples were perturbed, e.g. {"name": "label-noise", ...}
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0  # AdamW's decoupled decay toward zero (HF default 0); see method weight-decay
+    adam_eps: float = 1e-8
+    max_grad_norm: float = 1.0
+    group_by_length: bool = True
+    dropout: Optional[float] = None  # None: the model's own; 0 turns every dropout off
+    overwrite: bool = False
+    log_every: int = 1
+
+    def validate(self) -> None:
+        """Reject impossible settings before anything is loaded or written."""
+        checks = [
+            (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
+            (self.epochs > 0 or self.max_steps, f"epochs must be > 0 (got {self.epochs})"),
+            (self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1 (got {self.max_steps})"),
+            (self.lr > 0, f"lr must be > 0 (got {self.lr})"),
+            (8 <= self.max_length <= 4096, f"max_length must be in [8, 4096] (got {self.max_length})"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1) (got {self.warmup_ratio})"),
+            (self.precision in ("auto", "fp32", "bf16", "fp16"),
+             f"precision must be auto, fp32, bf16 or fp16 (got {self.precision!r})"),
+            (self.max_train_examples is None or self.max_train_examples >= 1,
+             f"max_train_examples must be >= 1 (got {self.max_train_examples})"),
+            (bool(self.output), "output must be a folder path"),
+            (self.dropout is None or 0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RBMError(message)
+
+    def trainer_hyperparameters(self) -> dict[str, Any]:
+        """The loop's own hyperparameters (method ones are added by the method)."""
+        skip = {"method", "task", "seed", "output", "model", "data_dir", "method_args", "device",
+                "condition", "overwrite", "log_every"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}

@@ -1,0 +1,180 @@
+"""The method interface: hooks on one training loop, so methods compose instead of copying it.
+
+Hook order in one step (see ``trainer.py``)::
+
+    setup(ctx)                         once, after the model is loaded (wrap / freeze / Fisher ...)
+    on_batch(batch)                    labels for in-batch matching
+    logits = ctx.forward(batch)        the model's forward (modules replaced in setup act here)
+    loss   = reduce_loss(per_example)  mean, or GroupDRO's weighted group loss
+           + extra_loss(ctx, batch, logits)   R3F's symmetric KL
+           + penalty(ctx)              distance to the pretrained weights
+    backward; clip
+    mask_gradients(ctx)                ChildTuning masks, right before the optimizer step
+    optimizer.step(); after_optimizer_step(ctx)   RecAdam's annealed pull
+    step_metrics()                     logged with the loss (Match-Tuning's M masses)
+    export(model)                      fold / unwrap to a plain transformers model
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Optional
+
+from ...errors import RBMError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One method hyperparameter: its CLI flag is ``--name`` with ``_`` → ``-``."""
+
+    name: str
+    default: Any
+    type: Callable[[str], Any]
+    help: str
+    check: Optional[Callable[[Any], bool]] = None
+    expected: str = ""
+    choices: Optional[tuple] = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def validate(self, method: str, value: Any) -> Any:
+        if value is None:
+            return value
+        if self.choices is not None and value not in self.choices:
+            raise RBMError(f"method {method}: {self.flag} must be one of {list(self.choices)} (got {value!r})")
+        if self.check is not None and not self.check(value):
+            raise RBMError(f"method {method}: {self.flag} must be {self.expected} (got {value!r})")
+        return value
+
+
+def prob_open_closed(x: float) -> bool:
+    return 0 < x <= 1
+
+
+class Method:
+    """Base class: every hook is a no-op, so vanilla fine-tuning is ``Method`` itself."""
+
+    name: ClassVar[str] = "base"
+    summary: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    classification_only: ClassVar[bool] = False
+    overrides_reduce: ClassVar[bool] = False
+
+    def __init__(self, **hparams: Any) -> None:
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(hparams) - set(known))
+        if unknown:
+            flags = ", ".join("--" + u.replace("_", "-") for u in unknown)
+            raise RBMError(f"method {self.name}: unknown hyperparameter(s) {flags} "
+                           f"(it takes: {', '.join(p.flag for p in self.params) or 'none'})")
+        self.hparams = {p.name: p.validate(self.name, hparams.get(p.name, p.default)) for p in self.params}
+
+    # -- hooks -------------------------------------------------------------------------------
+    def check_task(self, task) -> None:
+        if self.classification_only and task.is_regression:
+            raise RBMError(f"method {self.name} is for classification tasks only; {task.name} is a regression task")
+
+    def check_data(self, examples) -> None:
+        """Called with the training examples before anything is trained."""
+
+    def setup(self, ctx) -> None:
+        """Modify the freshly loaded model (ctx.model); ctx.pretrained holds the starting weights."""
+
+    def on_batch(self, batch) -> None:
+        """Called before the forward pass of each training batch."""
+
+    def reduce_loss(self, per_example, batch):
+        return per_example.mean()
+
+    def extra_loss(self, ctx, batch, logits):
+        return None
+
+    def penalty(self, ctx):
+        return None
+
+    def mask_gradients(self, ctx) -> None:
+        """Edit ``p.grad`` in place after clipping, right before the optimizer step."""
+
+    def after_optimizer_step(self, ctx) -> None:
+        """Adjust parameters after the optimizer step (RecAdam)."""
+
+    def step_metrics(self) -> dict[str, float]:
+        return {}
+
+    def export(self, model):
+        """Return a model with only standard transformers modules (used for saving)."""
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.hparams)
+
+
+class Vanilla(Method):
+    name = "vanilla"
+    summary = "plain fine-tuning (AdamW, linear decay, 10 % warm-up)"
+
+
+class Composite(Method):
+    """Several methods at once (``match-tuning+r3f``): every hook runs in the order given."""
+
+    def __init__(self, parts: list[Method]) -> None:
+        reducers = [p.name for p in parts if p.overrides_reduce]
+        if len(reducers) > 1:
+            raise RBMError(f"methods {' and '.join(reducers)} both replace the loss reduction; combine at most one")
+        self.parts = parts
+        self.hparams = {k: v for p in parts for k, v in p.hparams.items()}
+        self.name = "+".join(p.name for p in parts)  # type: ignore[misc]
+
+    def check_task(self, task) -> None:
+        for p in self.parts:
+            p.check_task(task)
+
+    def check_data(self, examples) -> None:
+        for p in self.parts:
+            p.check_data(examples)
+
+    def setup(self, ctx) -> None:
+        for p in self.parts:
+            p.setup(ctx)
+
+    def on_batch(self, batch) -> None:
+        for p in self.parts:
+            p.on_batch(batch)
+
+    def reduce_loss(self, per_example, batch):
+        owner = next((p for p in self.parts if p.overrides_reduce), Method())
+        return owner.reduce_loss(per_example, batch)
+
+    def extra_loss(self, ctx, batch, logits):
+        return _sum(p.extra_loss(ctx, batch, logits) for p in self.parts)
+
+    def penalty(self, ctx):
+        return _sum(p.penalty(ctx) for p in self.parts)
+
+    def mask_gradients(self, ctx) -> None:
+        for p in self.parts:
+            p.mask_gradients(ctx)
+
+    def after_optimizer_step(self, ctx) -> None:
+        for p in self.parts:
+            p.after_optimizer_step(ctx)
+
+    def step_metrics(self) -> dict[str, float]:
+        return {k: v for p in self.parts for k, v in p.step_metrics().items()}
+
+    def export(self, model):
+        for p in reversed(self.parts):
+            model = p.export(model)
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for p in self.parts for k, v in p.describe().items()}
+
+
+def _sum(terms):
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total

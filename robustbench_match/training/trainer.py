@@ -1,0 +1,378 @@
+"""One training loop for every method; methods act through the hooks of ``methods/base.py``.
+
+Why this shape: the baselines differ only in a few places (a module in front of the classifier,
+an extra loss term, a gradient mask, a post-step correction), so the loop, data order, schedule,
+precision, logging and export are shared and a method cannot silently change any of them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..checkpoints import CARD_FILE
+from ..data import Examples, load_split
+from ..errors import RBMError
+from ..inference import autocast_context, resolve_device, tokenize
+from ..models import resolve_base_model
+from ..tasks import TaskSpec, get_task
+from .config import TrainConfig
+from .methods import build_method
+from .modeling import set_dropout, snapshot
+
+log = logging.getLogger(__name__)
+
+LOG_FILE = "training_log.jsonl"
+MEGABATCH = 50  # batches per length-sorted chunk (as in HF's group_by_length)
+
+
+# -- data ------------------------------------------------------------------------------------------
+def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                  group_by_length: bool) -> list[np.ndarray]:
+    """One epoch's batches: a seeded shuffle; within chunks of 50 batches, similar lengths share a
+    batch (≈2× less padding), and the batch order is shuffled again so lengths are not ordered."""
+    order = rng.permutation(len(lengths))
+    if not group_by_length:
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[np.ndarray] = []
+    chunk = batch_size * MEGABATCH
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        part = part[np.argsort(-lengths[part], kind="stable")]
+        batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@dataclass
+class Encoded:
+    """The training set tokenized once, unpadded."""
+
+    features: list[dict[str, list[int]]]
+    labels: torch.Tensor
+    lengths: np.ndarray
+    extra: dict[str, list] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, examples: Examples, tokenizer, max_length: int) -> "Encoded":
+        enc = tokenize(tokenizer, examples.text_a, examples.text_b, max_length)
+        keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+        features = [{k: enc[k][i] for k in keys} for i in range(len(examples))]
+        dtype = torch.float32 if examples.task.is_regression else torch.long
+        return cls(features, torch.as_tensor(np.asarray(examples.labels), dtype=dtype),
+                   np.asarray([len(f["input_ids"]) for f in features]), dict(examples.extra))
+
+    def collate(self, tokenizer, positions: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+        batch = tokenizer.pad([self.features[i] for i in positions], padding="longest", return_tensors="pt")
+        out = {k: v.to(device) for k, v in batch.items()}
+        out["labels"] = self.labels[positions].to(device)
+        if "group" in self.extra:
+            out["group"] = torch.as_tensor([self.extra["group"][i] for i in positions], device=device)
+        return out
+
+
+# -- context passed to the method hooks ------------------------------------------------------------
+@dataclass
+class TrainContext:
+    """What hooks may use: the model, its starting weights, the data, the forward and the step."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    task: TaskSpec
+    data: Encoded
+    device: torch.device
+    precision: str
+    config: TrainConfig
+    pretrained_names: set[str]
+    wrapped: Optional[torch.nn.Module] = None  # DDP wrapper when distributed
+    optimizer: Optional[torch.optim.Optimizer] = None
+    step: int = 0
+    _pretrained: Optional[dict[str, torch.Tensor]] = None
+
+    @property
+    def pretrained(self) -> dict[str, torch.Tensor]:
+        """Starting values of the parameters loaded from the base model (not the fresh head)."""
+        if self._pretrained is None:
+            if self.step > 0:
+                raise RuntimeError("ctx.pretrained must be first read in setup(), before training")
+            self._pretrained = snapshot(self.model, self.pretrained_names)
+        return self._pretrained
+
+    def forward(self, batch: dict[str, torch.Tensor], inputs_embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits of the (possibly method-modified) model, under the run's autocast."""
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        if inputs_embeds is not None:
+            inputs.pop("input_ids")
+            inputs["inputs_embeds"] = inputs_embeds
+        with autocast_context(self.device, self.precision):
+            return (self.wrapped or self.model)(**inputs).logits
+
+    def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.task.is_regression:
+            return F.mse_loss(logits.float().squeeze(-1), labels, reduction="none")
+        return F.cross_entropy(logits.float(), labels, reduction="none")
+
+    def batches(self, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        """One epoch of training batches in the run's order (used by ChildTuning-D's Fisher pass)."""
+        for positions in epoch_batches(self.data.lengths, self.config.batch_size, rng, self.config.group_by_length):
+            yield self.data.collate(self.tokenizer, positions, self.device)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_precision(device: torch.device, precision: str) -> str:
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise RBMError("precision fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
+    return precision
+
+
+def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
+    """Tokenizer and a sequence classifier with the task's label names; fresh head seeded by cfg.seed."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(cfg.model)
+    labels = {} if task.is_regression else {
+        "id2label": dict(enumerate(task.label_names)), "label2id": {n: i for i, n in enumerate(task.label_names)}}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=task.num_labels, output_loading_info=True,
+            problem_type="regression" if task.is_regression else "single_label_classification", **labels)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RBMError(f"base model {base}: cannot load as a sequence classifier ({first})") from None
+    fresh = set(info.get("missing_keys", ()))
+    pretrained = {n for n, _ in model.named_parameters() if n not in fresh}
+    return tokenizer, model.to(device), base, pretrained
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) under torchrun / accelerate launch; (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; the fused kernel (≈5× faster step on CPU) where this torch has it for the device."""
+    kwargs = dict(lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, **kwargs)
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def prepare_output(output: str, overwrite: bool) -> tuple[Path, Path]:
+    out = Path(output).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise RBMError(f"output {out} already exists and is not empty (pass --overwrite to replace it)")
+    tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    return out, tmp
+
+
+def publish(tmp: Path, out: Path) -> None:
+    """Atomically move the finished folder into place (an old one is replaced only at the end)."""
+    old = None
+    if out.exists():
+        old = out.parent / f"{out.name}.old-{os.getpid()}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
+    """Fine-tune ``cfg.model`` on the task with ``cfg.method``; returns the checkpoint folder.
+
+    Nothing appears at ``cfg.output`` unless the run finishes: it trains into ``OUTPUT.tmp-<pid>``.
+    """
+    cfg.validate()
+    task = get_task(cfg.task)
+    method = build_method(cfg.method, cfg.method_args)
+    method.check_task(task)
+    rank, world = distributed()
+    out, tmp = prepare_output(cfg.output, cfg.overwrite)
+    examples = train_examples if train_examples is not None else load_split(task, "train", cfg.data_dir)
+    if examples.task.name != task.name:
+        raise RBMError(f"train_examples are for task {examples.task.name}, the config says {task.name}")
+    if cfg.max_train_examples is not None and len(examples) > cfg.max_train_examples:
+        examples = examples.subset(np.arange(cfg.max_train_examples))
+    if len(examples) == 0:
+        raise RBMError(f"task {task.name}: no training examples")
+    method.check_data(examples)
+    try:
+        if rank == 0:
+            tmp.mkdir(parents=True)
+        card = _run(cfg, task, method, examples, tmp, rank, world)
+        if rank == 0:
+            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+            publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return str(out)
+
+
+def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path, rank: int, world: int) -> dict:
+    device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+        torch.cuda.set_device(device)
+    precision = resolve_precision(device, cfg.precision)
+    seed_everything(cfg.seed)
+    tokenizer, model, base, pretrained_names = load_model(cfg, task, device)
+    if cfg.dropout is not None:
+        set_dropout(model, cfg.dropout)
+    data = Encoded.build(examples, tokenizer, cfg.max_length)
+    ctx = TrainContext(model, tokenizer, task, data, device, precision, cfg, pretrained_names)
+    rng = np.random.default_rng(cfg.seed)
+    t0 = time.perf_counter()
+    method.setup(ctx)
+    setup_time = time.perf_counter() - t0
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ctx.wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                              find_unused_parameters=True)
+
+    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    per_epoch_rank = max(1, per_epoch // world)
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch_rank))
+    params = [p for p in model.parameters() if p.requires_grad]
+    ctx.optimizer = optimizer = make_optimizer(params, cfg, device)
+    scheduler = linear_schedule(optimizer, total, math.ceil(cfg.warmup_ratio * total))
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+
+    model.train()
+    records: list[dict] = []
+    epoch_times: list[float] = []
+    epoch = 0
+    while ctx.step < total:
+        batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
+        batches = batches[rank:per_epoch_rank * world:world]
+        start, done = time.perf_counter(), 0
+        for positions in batches:
+            if ctx.step >= total:
+                break
+            batch = data.collate(tokenizer, positions, device)
+            loss, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
+            done += 1
+            if ctx.step % cfg.log_every == 0 or ctx.step == total:
+                records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
+                                "lr": scheduler.get_last_lr()[0], **metrics})
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        epoch_times.append((time.perf_counter() - start) * len(batches) / max(1, done))
+        log.info("epoch %d: %d steps, loss %.4f, %.1f s/epoch", epoch + 1, done,
+                 records[-1]["loss"] if records else float("nan"), epoch_times[-1])
+        epoch += 1
+
+    if rank == 0:
+        _save(ctx, method, tmp, records)
+    return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records)
+
+
+def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, dict]:
+    method.on_batch(batch)
+    logits = ctx.forward(batch)
+    loss = method.reduce_loss(ctx.per_example_loss(logits, batch["labels"]), batch)
+    for term in (method.extra_loss(ctx, batch, logits), method.penalty(ctx)):
+        if term is not None:
+            loss = loss + term
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise RBMError(f"method {method.name}: the training loss became {value} at step {ctx.step + 1} "
+                       f"(lr {scheduler.get_last_lr()[0]:.3g}); no checkpoint was written — lower --lr or "
+                       f"check the method's hyperparameters")
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    params = [p for p in ctx.model.parameters() if p.grad is not None]
+    if ctx.config.max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(params, ctx.config.max_grad_norm)
+    method.mask_gradients(ctx)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    ctx.step += 1
+    method.after_optimizer_step(ctx)
+    scheduler.step()
+    return value, method.step_metrics()
+
+
+def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
+    model = method.export(ctx.model)
+    model.eval()
+    model.save_pretrained(tmp, safe_serialization=True)
+    ctx.tokenizer.save_pretrained(tmp)
+    with open(tmp / LOG_FILE, "w") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec) + "\n")
+
+
+def _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records) -> dict:
+    hyper = cfg.trainer_hyperparameters()
+    hyper.update(method.describe())
+    hyper["precision"] = precision
+    return {
+        "task": task.name,
+        "method": method.name,
+        "hyperparameters": hyper,
+        "seed": cfg.seed,
+        "base_model": base,
+        "train_data_sha256": examples.sha256,
+        "train_data_source": examples.source,
+        "n_train": len(examples),
+        "condition": cfg.condition,
+        "steps": total,
+        "setup_time_s": round(setup_time, 3),
+        "train_time_per_epoch_s": round(float(np.mean(epoch_times)), 3) if epoch_times else None,
+        "epoch_times_s": [round(t, 3) for t in epoch_times],
+        "final_loss": records[-1]["loss"] if records else None,
+        "log_file": LOG_FILE,
+        "device": str(device) if world == 1 else f"{device.type} x{world}",
+        "package_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
