@@ -1,0 +1,37 @@
+"""``rbm data export``: write a perturbed training set (label noise, minority) and its manifest."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import RBMError
+
+HELP = "export a perturbed training set (label noise, minority) with a manifest"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    p = sub.add_parser("export", help="write the whole perturbed training set + manifest.json")
+    p.add_argument("--task", required=True, help="GLUE task, e.g. rte")
+    p.add_argument("--condition", required=True, help="label-noise or minority")
+    p.add_argument("--ratio", required=True, help="0.10 or 10%% (noise: share flipped; minority: share of label 1 kept)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--output", required=True, help="folder to write (DIR/<TASK>/train.tsv or a .jsonl)")
+    p.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    p.add_argument("--data-dir", default=None, help="glue_data-style root (default: $RBM_DATA_DIR, else the hub)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "data_command", None) != "export":
+        raise RBMError("rbm data: expected an action (rbm data export --task rte --condition label-noise ...)")
+    from ..data import load_split
+    from .base import get_condition, parse_ratio
+    from .export import export_perturbed
+
+    perturb = get_condition(args.condition)
+    train = load_split(args.task, "train", args.data_dir)
+    perturbed = perturb(train, parse_ratio(args.ratio), args.seed)
+    manifest = export_perturbed(perturbed, args.output, args.format)
+    print(json.dumps({k: manifest[k] for k in ("task", "condition", "seed", "n_rows", "n_changed", "file",
+                                               "file_sha256", "train_data_sha256")}, indent=2))
+    return 0

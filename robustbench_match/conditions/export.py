@@ -1,0 +1,117 @@
+"""Write a perturbed training set to disk so that any trainer can use exactly the same data.
+
+Two formats. ``tsv``: the task's own glue_data layout (``DIR/<TASK>/train.tsv``), same row order, so
+``--data-dir DIR`` works for this project's trainer and for GLUE scripts alike. When the source was a
+local TSV its other columns (CoLA's source code, MRPC's ids) are carried over untouched. ``jsonl``:
+one object per row with the HF field names, the label id and name, the source row and a ``changed``
+flag. Both come with ``manifest.json`` (condition, seed, counts, file sha256, and the
+``train_data_sha256`` that a checkpoint card must carry to be accepted for the cell).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Examples
+from ..errors import DataError, RBMError
+from ..tasks import TaskSpec
+from .base import Perturbed
+
+FORMATS = ("tsv", "jsonl")
+MANIFEST = "manifest.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _label_text(task: TaskSpec, label) -> str:
+    form = task.layout.label_form
+    if form == "name":
+        return task.label_names[int(label)]
+    return f"{float(label):g}" if form == "float" else str(int(label))
+
+
+def _source_frame(examples: Examples):
+    """The raw source TSV as strings when the examples were read from one, else None."""
+    import pandas as pd
+
+    path = Path(examples.source.split(" [", 1)[0])
+    if path.suffix != ".tsv" or not path.is_file():
+        return None
+    return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, header=0 if examples.task.layout.header else None,
+                       dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _tsv_frame(perturbed: Perturbed):
+    """Rows of the perturbed set in the task's TSV layout (source columns kept when available)."""
+    import pandas as pd
+
+    ex, task = perturbed.examples, perturbed.examples.task
+    layout = task.layout
+    frame = _source_frame(ex)
+    if frame is not None and len(frame) == perturbed.info.get("n_source", len(frame)):
+        frame = frame.iloc[ex.idx].reset_index(drop=True)
+    else:  # hub data: build the layout's columns from the examples
+        width = max((c for c in layout.columns.values() if isinstance(c, int)), default=-1) + 1
+        cols = list(range(width)) if not layout.header else list(layout.columns.values())
+        frame = pd.DataFrame({c: [""] * len(ex) for c in cols})
+        for key in task.text_keys:
+            frame[layout.columns[key]] = ex.texts[key]
+    frame[layout.columns["label"]] = [_label_text(task, y) for y in ex.labels]
+    return frame
+
+
+def _write_tsv(perturbed: Perturbed, out_dir: Path) -> Path:
+    task = perturbed.examples.task
+    path = out_dir / task.glue_dir / f"{task.split_files['train']}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = _tsv_frame(perturbed)
+    bad = [i for i, row in enumerate(frame.itertuples(index=False)) if any("\t" in str(v) or "\n" in str(v) for v in row)]
+    if bad:
+        raise DataError(f"{path}: row {bad[0]} holds a tab or newline; a quote-free TSV cannot store it (use --format jsonl)")
+    frame.to_csv(path, sep="\t", index=False, header=task.layout.header, quoting=csv.QUOTE_NONE,
+                 lineterminator="\n", escapechar=None)
+    return path
+
+
+def _write_jsonl(perturbed: Perturbed, out_dir: Path) -> Path:
+    ex, task = perturbed.examples, perturbed.examples.task
+    path = out_dir / f"{task.name}.{perturbed.condition}.seed-{perturbed.seed}.train.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    changed = set(perturbed.changed.tolist()) if perturbed.kind == "label-noise" else set()
+    with open(path, "w", encoding="utf-8") as f:
+        for i, row in enumerate(ex.rows()):
+            row["label_name"] = None if task.is_regression else task.label_names[int(row["label"])]
+            row["changed"] = int(ex.idx[i]) in changed
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv") -> dict:
+    """Write the set and its manifest; returns the manifest."""
+    if fmt not in FORMATS:
+        raise RBMError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    out = Path(out_dir)
+    path = _write_tsv(perturbed, out) if fmt == "tsv" else _write_jsonl(perturbed, out)
+    ex = perturbed.examples
+    manifest = {
+        **perturbed.manifest(),
+        "format": fmt, "file": str(path.relative_to(out)), "file_sha256": file_sha256(path),
+        "source": ex.source.split(" [", 1)[0],
+        "label_counts": {str(k): int(v) for k, v in zip(*np.unique(ex.labels, return_counts=True))},
+        "changed_rows": perturbed.changed.tolist(),
+        "note": ("changed_rows are 0-based source rows (label-noise: flipped; minority: dropped). "
+                 "A checkpoint trained on this file is accepted for the cell when its rbm_card.json has "
+                 "train_data_sha256 equal to the value above."),
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
