@@ -1,0 +1,200 @@
+"""The ``textattack`` suite: TextAttack recipes × tasks × checkpoints, resumable per example.
+
+Every checkpoint of a task is attacked on the same seeded sample of dev examples, so their numbers
+compare. Each attacked example is appended to the cell's CSV log at once (see ``log``); the cell's
+metrics are always computed from the full log, so a killed run resumes at the next unattacked
+example and reports what an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..checkpoints import HFCheckpoint
+from ..data import Examples, load_split
+from ..errors import RBMError
+from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
+from ..evaluators.planning import cells_for_checkpoints, suite_tasks, trained_cells
+from ..tasks import TaskSpec, get_task
+from .environment import import_textattack
+from .log import AttackLog
+from .metrics import LOG_FIELDS, attack_metrics, log_row
+from .recipes import build_attack, parse_recipes
+from .wrapper import fast_wrapper
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "attack_log.csv"
+META_NAME = "attack_meta.json"
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """What an attack cell runs with: suite ``params`` overridden by command-line options."""
+
+    recipes: tuple[str, ...] = ("deepwordbug",)
+    num_examples: int = 100
+    query_budget: Optional[int] = None
+    sample_seed: int = 0
+    model_batch_size: int = 128
+
+    @classmethod
+    def resolve(cls, params: dict, options: dict) -> "AttackSettings":
+        def pick(option: str, param: str, default: Any) -> Any:
+            value = options.get(option)
+            return value if value is not None else params.get(param, default)
+
+        recipes = parse_recipes(pick("recipe", "recipes", list(cls.recipes)))
+        settings = cls(tuple(recipes), int(pick("num_examples", "num_examples", cls.num_examples)),
+                       pick("query_budget", "query_budget", None), int(params.get("sample_seed", cls.sample_seed)),
+                       int(params.get("model_batch_size", cls.model_batch_size)))
+        if not settings.recipes:
+            raise RBMError("textattack: no recipe given (--recipe deepwordbug,pwws; see `rbm resources`)")
+        if settings.num_examples < 1:
+            raise RBMError(f"--num-examples {settings.num_examples}: must be at least 1")
+        if settings.query_budget is not None and int(settings.query_budget) < 1:
+            raise RBMError(f"--query-budget {settings.query_budget}: must be at least 1")
+        return settings
+
+    def cell_params(self, recipe: str) -> dict:
+        return {"recipe": recipe, "num_examples": self.num_examples, "query_budget": self.query_budget,
+                "sample_seed": self.sample_seed, "model_batch_size": self.model_batch_size}
+
+
+def sample_positions(n_total: int, num_examples: int, seed: int) -> np.ndarray:
+    """The attacked sample: a seeded permutation's prefix, so a larger sample extends a smaller one."""
+    order = np.random.default_rng(seed).permutation(n_total)
+    return order[: min(num_examples, n_total)]
+
+
+def attack_input(examples: Examples, position: int) -> str | OrderedDict:
+    """What ``Attack.attack`` takes: a string, or an OrderedDict of the task's two text columns."""
+    if examples.text_b is None:
+        return examples.text_a[position]
+    keys = examples.task.text_keys
+    return OrderedDict((k, examples.texts[k][position]) for k in keys)
+
+
+def example_seed(sample_seed: int, idx: int) -> int:
+    """Per-example random seed: an example's attack does not depend on what was attacked before it."""
+    return (sample_seed * 1_000_003 + int(idx)) % (2 ** 32)
+
+
+def attack_condition(condition: str, recipe: str) -> str:
+    return f"attack:{recipe}" if condition in ("", "clean") else f"{condition}+attack:{recipe}"
+
+
+class TextAttackEvaluator(Evaluator):
+    layout = "attack"
+
+    def plan(self, suite, ctx: RunContext) -> list[Cell]:
+        settings = AttackSettings.resolve(suite.params, ctx.options)
+        tasks = [t for t in suite_tasks(suite.tasks, ctx) if not get_task(t).is_regression]
+        if ctx.checkpoints:
+            base = cells_for_checkpoints(suite, tasks, ctx)
+        elif suite.train:
+            base = trained_cells(suite, tasks, ctx)
+        else:
+            raise RBMError(f"suite {suite.name}: give checkpoints to attack (--checkpoint TASK/NAME=PATH)")
+        return [replace(cell, condition=attack_condition(cell.condition, recipe), params=settings.cell_params(recipe))
+                for cell in base for recipe in settings.recipes]
+
+    def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
+        params = cell.params
+        task = get_task(cell.task)
+        examples = load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
+        positions = sample_positions(len(examples), int(params["num_examples"]), int(params["sample_seed"]))
+        sample = examples.subset(positions)
+        folder = ctx.cell_dir(cell)
+        attack_log = AttackLog(folder / LOG_NAME, LOG_FIELDS)
+        meta = self._meta(cell, sample)
+        _reset_if_stale(attack_log, folder / META_NAME, meta, ctx.force)
+        done = {int(r["position"]) for r in attack_log.rows()}
+        todo = [p for p in range(len(sample)) if p not in done]
+        label_how = _model_checkpoint(cell).label_map(task)[1]
+        if todo:
+            self._attack(cell, ctx, sample, todo, attack_log)
+        rows = sorted((r for r in attack_log.rows() if int(r["position"]) < len(sample)), key=lambda r: int(r["position"]))
+        if len(rows) != len(sample):
+            raise RBMError(f"cell {cell.key}: attack log {attack_log.path} has {len(rows)} of {len(sample)} examples")
+        return self._result(cell, sample, rows, attack_log.path, meta, label_how)
+
+    @staticmethod
+    def _meta(cell: Cell, sample: Examples) -> dict:
+        checkpoint = cell.checkpoint
+        return {"recipe": cell.params["recipe"], "query_budget": cell.params["query_budget"],
+                "sample_seed": cell.params["sample_seed"], "checkpoint": getattr(checkpoint, "path", None),
+                "task": cell.task, "eval_set": cell.eval_set, "sample_sha256": sample.sha256}
+
+    def _attack(self, cell: Cell, ctx: RunContext, sample: Examples, todo: list[int], attack_log: AttackLog) -> None:
+        """Attack the positions in ``todo`` and append each result to the log as it finishes."""
+        textattack = import_textattack(ctx.data_dir)
+        checkpoint = _model_checkpoint(cell)
+        model, tokenizer = checkpoint.load()
+        label_map, _ = checkpoint.label_map(sample.task)
+        max_length = checkpoint.max_length or int(checkpoint.card.get("hyperparameters", {}).get("max_length", 128))
+        wrapper = fast_wrapper(model, tokenizer, label_map=label_map, batch_size=checkpoint.batch_size,
+                               max_length=max_length, device=checkpoint.device, precision=checkpoint.precision)
+        params = cell.params
+        attack = build_attack(params["recipe"], wrapper, query_budget=params["query_budget"],
+                              model_batch_size=params["model_batch_size"], data_dir=ctx.data_dir)
+        log.info("%s: attacking %d of %d examples with %s", cell.key, len(todo), len(sample), params["recipe"])
+        for n, position in enumerate(todo, 1):
+            idx = int(sample.idx[position])
+            textattack.shared.utils.set_seed(example_seed(int(params["sample_seed"]), idx))
+            start = time.perf_counter()
+            result = attack.attack(attack_input(sample, position), int(sample.labels[position]))
+            attack_log.append(log_row(result, position=position, idx=idx, label=int(sample.labels[position]),
+                                      seconds=time.perf_counter() - start))
+            if n % 10 == 0 or n == len(todo):
+                log.info("%s: %d/%d attacked", cell.key, n, len(todo))
+
+    @staticmethod
+    def _result(cell: Cell, sample: Examples, rows: list[dict], log_path: Path, meta: dict,
+                label_how: Optional[str]) -> CellResult:
+        metrics = attack_metrics(rows)
+        perturbed = np.asarray([int(r["perturbed_output"]) for r in rows], dtype=np.int64)
+        return CellResult(
+            metrics=metrics, main_metric="accuracy_under_attack", n_examples=len(rows),
+            data_source=sample.source, data_sha256=sample.sha256, predictions=perturbed,
+            example_ids=np.asarray(sample.idx), labels=np.asarray(sample.labels),
+            details={**{k: cell.params[k] for k in ("recipe", "query_budget", "sample_seed", "num_examples",
+                                                    "model_batch_size")},
+                     "sample_indices": [int(i) for i in sample.idx], "log": str(log_path),
+                     "label_mapping": label_how, "attack_seconds": round(sum(float(r["seconds"]) for r in rows), 3),
+                     "textattack_version": _textattack_version()})
+
+
+def _model_checkpoint(cell: Cell) -> HFCheckpoint:
+    if not isinstance(cell.checkpoint, HFCheckpoint):
+        raise RBMError(f"checkpoint {cell.model}: textattack needs a model (a Hugging Face folder or hub id), "
+                       f"not a predictions file")
+    return cell.checkpoint
+
+
+def _textattack_version() -> Optional[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("textattack")
+    except PackageNotFoundError:
+        return None
+
+
+def _reset_if_stale(attack_log: AttackLog, meta_path: Path, meta: dict, force: bool) -> None:
+    """Start the log over when forced or when it was written for other settings or data."""
+    old = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+    if old is not None and old != meta:
+        log.warning("attack log %s was written for other settings; starting over", attack_log.path)
+    if force or old != meta:
+        attack_log.reset()
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        tmp.replace(meta_path)
