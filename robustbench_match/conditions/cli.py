@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--output", required=True, help="folder to write (DIR/<TASK>/train.tsv or a .jsonl)")
     p.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    p.add_argument("--max-train-examples", type=int, default=None,
+                   help="the seeded sample a suite with train.max_train_examples trains on (perturbed after sampling)")
     p.add_argument("--data-dir", default=None, help="glue_data-style root (default: $RBM_DATA_DIR, else the hub)")
 
 
@@ -25,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "data_command", None) != "export":
         raise RBMError("rbm data: expected an action (rbm data export --task rte --condition label-noise ...)")
     from ..data import load_split
-    from .base import get_condition, parse_ratio
+    from .base import CONDITIONS, parse_ratio, perturbed_training_set
     from .export import export_perturbed
 
-    perturb = get_condition(args.condition)
+    kind = CONDITIONS.canonical(args.condition)
     train = load_split(args.task, "train", args.data_dir)
-    perturbed = perturb(train, parse_ratio(args.ratio), args.seed)
+    perturbed = perturbed_training_set(kind, train, parse_ratio(args.ratio), args.seed, args.max_train_examples)
     manifest = export_perturbed(perturbed, args.output, args.format)
     print(json.dumps({k: manifest[k] for k in ("task", "condition", "seed", "n_rows", "n_changed", "file",
                                                "file_sha256", "train_data_sha256")}, indent=2))

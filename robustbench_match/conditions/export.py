@@ -58,7 +58,7 @@ def _tsv_frame(perturbed: Perturbed):
     ex, task = perturbed.examples, perturbed.examples.task
     layout = task.layout
     frame = _source_frame(ex)
-    if frame is not None and len(frame) == perturbed.info.get("n_source", len(frame)):
+    if frame is not None and (len(ex) == 0 or int(ex.idx.max()) < len(frame)):  # idx = row in the source file
         frame = frame.iloc[ex.idx].reset_index(drop=True)
     else:  # hub data: build the layout's columns from the examples
         width = max((c for c in layout.columns.values() if isinstance(c, int)), default=-1) + 1
@@ -109,7 +109,7 @@ def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv"
         "source": ex.source.split(" [", 1)[0],
         "label_counts": {str(k): int(v) for k, v in zip(*np.unique(ex.labels, return_counts=True))},
         "changed_rows": perturbed.changed.tolist(),
-        "note": ("changed_rows are 0-based source rows (label-noise: flipped; minority: dropped). "
+        "note": ("changed_rows are 0-based rows of the source split (label-noise: flipped; minority: dropped). "
                  "A checkpoint trained on this file is accepted for the cell when its rbm_card.json has "
                  "train_data_sha256 equal to the value above."),
     }

@@ -28,4 +28,4 @@ def inject_label_noise(examples: Examples, ratio: float, seed: int) -> Perturbed
     labels[flip] = (labels[flip] + offsets[flip]) % k
     source = f"{examples.source} [{condition_name('label-noise', ratio)} seed={seed}]"
     return Perturbed(examples.with_labels(labels, source), condition_name("label-noise", ratio), "label-noise",
-                     ratio, int(seed), flip, {"source_sha256": examples.sha256, "n_source": n})
+                     ratio, int(seed), examples.idx[flip], {"source_sha256": examples.sha256, "n_source": n})

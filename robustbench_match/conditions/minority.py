@@ -24,9 +24,9 @@ def reduce_minority(examples: Examples, ratio: float, seed: int, label: int = MI
     rng = rng_for("minority", task.name, seed)
     kept_target = rng.permutation(target)[:count_for(ratio, len(target))]
     keep = np.sort(np.concatenate([np.flatnonzero(examples.labels != label), kept_target]))
-    dropped = np.setdiff1d(target, kept_target)
+    dropped = np.setdiff1d(target, kept_target)  # positions
     subset = examples.subset(keep)
     subset.source = f"{examples.source} [{condition_name('minority', ratio)} seed={seed}]"
-    return Perturbed(subset, condition_name("minority", ratio), "minority", ratio, int(seed), dropped,
+    return Perturbed(subset, condition_name("minority", ratio), "minority", ratio, int(seed), examples.idx[dropped],
                      {"source_sha256": examples.sha256, "n_source": len(examples), "minority_label": label,
                       "n_label_source": int(len(target)), "n_label_kept": int(len(kept_target))})

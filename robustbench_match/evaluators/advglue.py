@@ -1,0 +1,183 @@
+"""AdvGLUE (Wang et al., 2021; paper Table 2): each GLUE checkpoint on its task's adversarial dev set,
+beside its clean GLUE-dev score, so the table can show the drop.
+
+Cells: condition ``adversarial`` (AdvGLUE dev) and ``clean`` (GLUE dev, scored exactly as the ``glue``
+suite scores it), eval sets named as in GLUE (``sst2`` … ``mnli-m``, ``mnli-mm``), so the clean cells
+are ordinary GLUE cells. AdvGLUE dev was built from GLUE *dev*: checkpoints this suite trains itself
+only ever see the GLUE *train* split, and a task without one is skipped, never trained on dev data.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Mapping, Optional
+
+import numpy as np
+
+from ..data import Examples, find_in_data_dir, resolve_data_dir
+from ..errors import DataError, RBMError
+from ..tasks import TaskSpec, get_task
+from .base import Cell, CellResult, Evaluator, RunContext
+from .glue import GlueEvaluator, score_examples
+from .planning import cells_for_checkpoints, suite_tasks, train_request
+from .training_conditions import methods_and_seeds
+
+log = logging.getLogger(__name__)
+
+HUB_ADVGLUE = "AI-Secure/adv_glue"
+#: eval set → (task, key in dev.json, hub config)
+SUBSETS: dict[str, tuple[str, str, str]] = {
+    "sst2": ("sst2", "sst2", "adv_sst2"),
+    "qqp": ("qqp", "qqp", "adv_qqp"),
+    "mnli-m": ("mnli", "mnli", "adv_mnli"),
+    "mnli-mm": ("mnli", "mnli-mm", "adv_mnli_mismatched"),
+    "qnli": ("qnli", "qnli", "adv_qnli"),
+    "rte": ("rte", "rte", "adv_rte"),
+}
+SCORE = "advglue_score"  # per subset: accuracy, or mean(accuracy, F1) for QQP — the leaderboard's form
+
+
+# ---------------------------------------------------------------------------- the official score
+def subset_score(task: str, metrics: Mapping[str, float]) -> float:
+    """A subset's AdvGLUE score: QQP averages accuracy and F1, every other task is accuracy."""
+    if get_task(task).name == "qqp":
+        return (metrics["accuracy"] + metrics["f1"]) / 2
+    return metrics["accuracy"]
+
+
+def official_score(by_eval_set: Mapping[str, Mapping[str, float]]) -> tuple[float, list[str]]:
+    """The AdvGLUE score over the subsets present: MNLI m and mm are averaged into one task, then the
+    mean over tasks (five when complete). Returns the score and the tasks it averaged."""
+    per_task: dict[str, list[float]] = {}
+    for eval_set, metrics in by_eval_set.items():
+        task = SUBSETS[eval_set][0]
+        per_task.setdefault(task, []).append(subset_score(task, metrics))
+    if not per_task:
+        return float("nan"), []
+    tasks = [t for t in ("sst2", "qqp", "mnli", "qnli", "rte") if t in per_task]
+    return float(np.mean([np.mean(per_task[t]) for t in tasks])), tasks
+
+
+# ---------------------------------------------------------------------------- data
+def load_advglue(eval_set: str, data_dir: Optional[str] = None) -> Examples:
+    """One AdvGLUE dev subset: ``ROOT/advglue/dev.json`` when a data dir is set, else the hub."""
+    if eval_set not in SUBSETS:
+        raise RBMError(f"advglue: unknown subset {eval_set!r} (expected one of {', '.join(SUBSETS)})")
+    task, key, config = SUBSETS[eval_set]
+    spec = get_task(task)
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return _from_hub(spec, config)
+    folder = find_in_data_dir(root, "advglue", "adv_glue", "AdvGLUE")
+    path = folder / "dev.json" if folder is not None else None
+    if path is None or not path.is_file():
+        raise DataError(f"{root}: no advglue/dev.json (expected {root}/advglue/dev.json from the AdvGLUE release)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or key not in data:
+        raise DataError(f"{path}: no key {key!r} (expected an object with {', '.join(v[1] for v in SUBSETS.values())})")
+    return _examples(spec, data[key], f"{path}#{key}")
+
+
+def _from_hub(spec: TaskSpec, config: str) -> Examples:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(HUB_ADVGLUE, config, split="validation")
+    except Exception as exc:  # offline or renamed: one message either way
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"hub dataset {HUB_ADVGLUE}/{config}: could not load ({first}); pass --data-dir with "
+                        f"advglue/dev.json to work offline") from None
+    return _examples(spec, list(ds), f"hub:{HUB_ADVGLUE}/{config}/validation")
+
+
+def _examples(spec: TaskSpec, rows: list, source: str) -> Examples:
+    fields = (*spec.text_keys, "label")
+    for i, row in enumerate(rows):
+        missing = [f for f in fields if not isinstance(row, dict) or f not in row]
+        if missing:
+            raise DataError(f"{source}: row {i} lacks {missing} (expected fields {list(fields)})")
+    labels = np.asarray([row["label"] for row in rows], dtype=np.int64)
+    bad = np.flatnonzero((labels < 0) | (labels >= spec.num_labels))
+    if len(bad):
+        raise DataError(f"{source}: row {bad[0]}: label {labels[bad[0]]} is not a {spec.name} label id "
+                        f"(0..{spec.num_labels - 1}: {', '.join(spec.label_names)})")
+    idx = np.asarray([row.get("idx", i) for i, row in enumerate(rows)], dtype=np.int64)
+    return Examples(spec, "validation", {k: [str(row[k]) for row in rows] for k in spec.text_keys}, labels, idx, source)
+
+
+# ---------------------------------------------------------------------------- the evaluator
+def _available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
+    """None when the split can be read; else a one-line reason. The hub is assumed reachable."""
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return None
+    spec = get_task(task)
+    folder = find_in_data_dir(root, spec.glue_dir, spec.name)
+    stem = spec.split_files[split]
+    if folder is not None and ((folder / f"{stem}.tsv").is_file() or (folder / f"{stem}_hf").is_dir()
+                               or (folder / split).is_dir()):
+        return None
+    return f"no {spec.display} {split} data under {root}"
+
+
+class AdvGlueEvaluator(Evaluator):
+    layout = "advglue"
+
+    def eval_sets(self, suite, task: str) -> dict[str, str]:
+        wanted = suite.params.get("subsets", list(SUBSETS))
+        unknown = [s for s in wanted if s not in SUBSETS]
+        if unknown:
+            raise RBMError(f"suite {suite.name}: params.subsets: unknown {unknown} (expected {list(SUBSETS)})")
+        return {s: SUBSETS[s][0] for s in wanted if SUBSETS[s][0] == task}
+
+    def plan(self, suite, ctx: RunContext) -> list[Cell]:
+        tasks = suite_tasks(suite.tasks, ctx)
+        with_clean = suite.params.get("clean", True)
+        if ctx.checkpoints:
+            cells = cells_for_checkpoints(suite, tasks, ctx, lambda t: self.eval_sets(suite, t), "adversarial")
+            if with_clean:
+                cells += cells_for_checkpoints(suite, tasks, ctx, lambda t: self.eval_sets(suite, t), "clean")
+        elif suite.train or suite.params.get("methods") or ctx.methods:
+            cells = self._trained_cells(suite, tasks, ctx, with_clean)
+        else:
+            raise RBMError(f"suite {suite.name}: give the GLUE checkpoints to attack (--checkpoint sst2/NAME=PATH), "
+                           f"or methods to train (--methods vanilla)")
+        return [c for c in cells if c.condition == "adversarial" or self._clean_ok(c, ctx)]
+
+    def _trained_cells(self, suite, tasks: list[str], ctx: RunContext, with_clean: bool) -> list[Cell]:
+        methods, seeds, settings = methods_and_seeds(suite, ctx)
+        cells = []
+        for task in tasks:
+            missing = _available(task, "train", ctx.data_dir)
+            if missing:
+                log.warning("suite %s: %s; skipping %s (AdvGLUE dev comes from GLUE dev, so it is never trained on "
+                            "dev data; give --checkpoint %s/NAME=PATH)", suite.name, missing, task, task)
+                continue
+            for method in methods:
+                for seed in seeds:
+                    request = train_request(suite, task, method, seed, ctx, settings)  # shared by clean + adv cells
+                    for eval_set in self.eval_sets(suite, task):
+                        for cond in ("adversarial", "clean") if with_clean else ("adversarial",):
+                            cells.append(Cell(suite.name, method, task, eval_set, cond, seed, train=request))
+        return cells
+
+    def _clean_ok(self, cell: Cell, ctx: RunContext) -> bool:
+        split = get_task(cell.task).eval_splits()[cell.eval_set]
+        missing = _available(cell.task, split, ctx.data_dir)
+        if missing:
+            log.warning("suite %s: %s; no clean score (nor drop) for %s/%s", cell.suite, missing, cell.model,
+                        cell.eval_set)
+        return missing is None
+
+    def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
+        if cell.condition == "clean":
+            result = GlueEvaluator().evaluate(cell, ctx)
+        else:
+            result = score_examples(cell, load_advglue(cell.eval_set, ctx.data_dir))
+        result.metrics[SCORE] = subset_score(cell.task, result.metrics)
+        result.main_metric = SCORE
+        return result
