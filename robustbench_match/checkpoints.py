@@ -214,9 +214,11 @@ class PredictionsFile:
 def open_checkpoint(name: str, path: str, **options) -> Predictor:
     """A predictions file (``*.json`` that is not a folder) or a Hugging Face model folder / hub id."""
     p = Path(path)
-    if p.suffix.lower() == ".json" and not p.is_dir():
+    if p.suffix.lower() == ".json" and p.is_file():
         return PredictionsFile(name, path)
     if not p.exists() and (path.startswith((".", "/", "~")) or path.count("/") > 1):
         raise CheckpointError(f"checkpoint {name}: {path} does not exist (expected a model folder, a hub id "
                               f"or a predictions .json)")
+    if p.suffix.lower() == ".json":
+        raise CheckpointError(f"checkpoint {name}: predictions file {path} not found")
     return HFCheckpoint(name, path, **options)

@@ -46,6 +46,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if "transformers" in sys.modules or args.command in ("run", "train"):
+        import transformers
+
+        # transformers' own chatter (fresh-head notices, fast-tokenizer pad hints) drowns our progress lines
+        transformers.logging.set_verbosity_error()
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

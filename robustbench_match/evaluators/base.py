@@ -104,6 +104,7 @@ class CellResult:
     data_sha256: str
     predictions: Optional[np.ndarray] = None  # per example, in dataset order (label ids or scores)
     example_ids: Optional[np.ndarray] = None  # dataset index of each prediction
+    labels: Optional[np.ndarray] = None  # gold labels, saved beside predictions for re-scoring
     details: dict = field(default_factory=dict)  # e.g. group sizes, attack settings
 
 
@@ -138,6 +139,21 @@ class RunContext:
     save_predictions: bool = False
     options: dict = field(default_factory=dict)  # suite-specific command-line options (e.g. --recipe)
     train_overrides: dict = field(default_factory=dict)  # --epochs/--max-train-examples for trained cells
+
+    _open: dict = field(default_factory=dict, repr=False)
+
+    def open(self, ref: CheckpointRef) -> "Predictor":
+        """The checkpoint behind a ref, opened once per path (a model is loaded once per run)."""
+        from ..checkpoints import open_checkpoint
+
+        if ref.path not in self._open:
+            self._open[ref.path] = open_checkpoint(ref.model, ref.path, **self.predictor_options())
+        return self._open[ref.path]
+
+    def predictor_options(self) -> dict:
+        opts = {"device": self.device, "precision": self.precision, "batch_size": self.batch_size,
+                "max_length": self.max_length}
+        return opts
 
     def cell_dir(self, cell: Cell) -> Path:
         """A private folder for a cell's working files (e.g. partial attack logs); created on demand."""

@@ -1,0 +1,1 @@
+"""Tables and plots generated from stored results only (never by re-running a model)."""

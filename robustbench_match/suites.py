@@ -1,0 +1,105 @@
+"""Suites are YAML files (``suites/*.yaml``, plus user folders via ``--include-path`` or
+``$RBM_INCLUDE_PATH``; later folders override earlier ones), as lm-evaluation-harness does tasks.
+
+Keys: ``suite`` (name), ``description`` (one line), ``evaluator`` (registry name), ``tasks``,
+optional ``params`` (evaluator settings), ``train`` (settings for checkpoints the runner trains
+itself) and ``metadata.version``.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import yaml
+
+from .errors import RBMError
+from .tasks import TASKS, get_task
+
+BUILTIN_SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+INCLUDE_ENV = "RBM_INCLUDE_PATH"
+_KNOWN_KEYS = {"suite", "description", "evaluator", "tasks", "params", "train", "metadata"}
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    evaluator: str
+    tasks: list[str]
+    params: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    path: Optional[Path] = None
+
+    @property
+    def version(self):
+        return self.metadata.get("version")
+
+
+def suite_dirs(include: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    dirs = [BUILTIN_SUITES_DIR]
+    dirs += [Path(p) for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p]
+    dirs += [Path(p) for p in include]
+    for d in dirs[1:]:
+        if not d.is_dir():
+            raise RBMError(f"include path {d}: not a folder (expected a folder of suite YAML files)")
+    return dirs
+
+
+def load_suite_file(path: Path) -> Suite:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RBMError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise RBMError(f"{path}: expected a mapping with keys suite, description, evaluator, tasks")
+    unknown = set(data) - _KNOWN_KEYS
+    if unknown:
+        raise RBMError(f"{path}: unknown key(s) {sorted(unknown)} (expected {sorted(_KNOWN_KEYS)})")
+    for key in ("suite", "evaluator", "tasks"):
+        if key not in data:
+            raise RBMError(f"{path}: missing key {key!r}")
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        raise RBMError(f"{path}: 'tasks' must be a non-empty list of task names")
+    for t in tasks:
+        if str(t) not in TASKS:
+            raise RBMError(f"{path}: tasks: unknown task {t!r} (known: {', '.join(TASKS.names())})")
+    for key in ("params", "train", "metadata"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise RBMError(f"{path}: {key!r} must be a mapping")
+    return Suite(name=str(data["suite"]), description=str(data.get("description", "")).strip(),
+                 evaluator=str(data["evaluator"]), tasks=[get_task(str(t)).name for t in tasks],
+                 params=dict(data.get("params") or {}), train=dict(data.get("train") or {}),
+                 metadata=dict(data.get("metadata") or {}), path=path)
+
+
+def discover(include: Sequence[str | os.PathLike] = ()) -> dict[str, Suite]:
+    found: dict[str, Suite] = {}
+    for d in suite_dirs(include):
+        for path in sorted(d.glob("*.y*ml")):
+            suite = load_suite_file(path)
+            found[suite.name] = suite
+    return found
+
+
+def get_suite(name: str, include: Sequence[str | os.PathLike] = ()) -> Suite:
+    """A suite by name, or by path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return load_suite_file(Path(name))
+    suites = discover(include)
+    if name not in suites:
+        close = difflib.get_close_matches(name, list(suites), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise RBMError(f"unknown suite {name!r}{hint} (known: {', '.join(sorted(suites))})")
+    return suites[name]
+
+
+def list_suites(pattern: str = "*", include: Sequence[str | os.PathLike] = ()) -> list[Suite]:
+    return [s for n, s in sorted(discover(include).items()) if fnmatch.fnmatch(n, pattern)]
