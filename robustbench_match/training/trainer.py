@@ -290,11 +290,11 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
             if ctx.step >= total:
                 break
             batch = data.collate(tokenizer, positions, device)
-            loss, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
+            loss, lr, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
             done += 1
             if ctx.step % cfg.log_every == 0 or ctx.step == total:
                 records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
-                                "lr": scheduler.get_last_lr()[0], **metrics})
+                                "lr": lr, **metrics})
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         epoch_times.append((time.perf_counter() - start) * len(batches) / max(1, done))
@@ -307,7 +307,8 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records)
 
 
-def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, dict]:
+def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, float, dict]:
+    lr = scheduler.get_last_lr()[0]
     method.on_batch(batch)
     logits = ctx.forward(batch)
     loss = method.reduce_loss(ctx.per_example_loss(logits, batch["labels"]), batch)
@@ -328,7 +329,7 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
     params = [p for p in ctx.model.parameters() if p.grad is not None]
     if ctx.config.max_grad_norm:
         torch.nn.utils.clip_grad_norm_(params, ctx.config.max_grad_norm)
-    method.mask_gradients(ctx)
+    method.before_optimizer_step(ctx)
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
@@ -337,7 +338,7 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
     ctx.step += 1
     method.after_optimizer_step(ctx)
     scheduler.step()
-    return value, method.step_metrics()
+    return value, lr, method.step_metrics()
 
 
 def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:

@@ -9,7 +9,7 @@ Hook order in one step (see ``trainer.py``)::
            + extra_loss(ctx, batch, logits)   R3F's symmetric KL
            + penalty(ctx)              distance to the pretrained weights
     backward; clip
-    mask_gradients(ctx)                ChildTuning masks, right before the optimizer step
+    before_optimizer_step(ctx)                ChildTuning masks, right before the optimizer step
     optimizer.step(); after_optimizer_step(ctx)   RecAdam's annealed pull
     step_metrics()                     logged with the loss (Match-Tuning's M masses)
     export(model)                      fold / unwrap to a plain transformers model
@@ -93,7 +93,7 @@ class Method:
     def penalty(self, ctx):
         return None
 
-    def mask_gradients(self, ctx) -> None:
+    def before_optimizer_step(self, ctx) -> None:
         """Edit ``p.grad`` in place after clipping, right before the optimizer step."""
 
     def after_optimizer_step(self, ctx) -> None:
@@ -152,9 +152,9 @@ class Composite(Method):
     def penalty(self, ctx):
         return _sum(p.penalty(ctx) for p in self.parts)
 
-    def mask_gradients(self, ctx) -> None:
+    def before_optimizer_step(self, ctx) -> None:
         for p in self.parts:
-            p.mask_gradients(ctx)
+            p.before_optimizer_step(ctx)
 
     def after_optimizer_step(self, ctx) -> None:
         for p in self.parts:
