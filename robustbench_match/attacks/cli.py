@@ -17,7 +17,6 @@ HELP = "list attack recipes and whether their resources are present"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipes", nargs="*", help="recipes to show (wildcards allowed; default: all)")
     parser.add_argument("--data-dir", default=None, help="data root; its nltk_data/ folder is used for NLTK")
-    parser.add_argument("--verbose-hints", action="store_true", help="print how to provide every missing resource")
 
 
 def _selected(patterns: list[str]) -> list[str]:
@@ -45,8 +44,7 @@ def run(args) -> int:
             print(f"  [{'x' if status[res_name] else ' '}] {res_name}  {RESOURCES[res_name].description}")
         missing_used += [r for r in absent if r not in missing_used]
     if missing_used:
-        print("\nHow to provide the missing resources" + ("" if args.verbose_hints else " (first line each; "
-              "--verbose-hints for all)") + ":")
-        for res_name in missing_used if args.verbose_hints else missing_used[:6]:
-            print(f"  {res_name}: {RESOURCES[res_name].hint}")
+        print("\nHow to provide the missing resources:")
+        for res_name in missing_used:
+            print(f"  {res_name}: {RESOURCES[res_name].hint()}")
     return 0

@@ -40,7 +40,10 @@ def is_offline() -> bool:
 
 
 def ta_cache_dir() -> Path:
-    """TextAttack's cache folder, resolved exactly as textattack resolves it."""
+    """TextAttack's cache folder: the one textattack fixed at import, else resolved as it will resolve it."""
+    installed = sys.modules.get("textattack.shared.utils.install")
+    if installed is not None:
+        return Path(installed.TEXTATTACK_CACHE_DIR)
     return Path(os.environ.get("TA_CACHE_DIR") or Path.home() / ".cache" / "textattack").expanduser()
 
 
@@ -111,6 +114,7 @@ def import_textattack(data_dir: Optional[str | os.PathLike] = None) -> ModuleTyp
     configure_nltk(data_dir)
     ensure_nltk(IMPORT_NLTK)
     write_post_install_marker()
+    importlib.import_module("transformers")  # resolve the HF cache from the user's env, not TA_CACHE_DIR
     saved = {k: os.environ.get(k) for k in _MOVED_BY_TEXTATTACK}
     try:
         return importlib.import_module("textattack")

@@ -106,7 +106,7 @@ def require_resources(spec: RecipeSpec) -> None:
     missing = missing_resources(spec.other_resources)
     if missing:
         res = missing[0]
-        raise RBMError(f"recipe {spec.name}: missing {res.name} ({res.description}); {res.hint}")
+        raise RBMError(f"recipe {spec.name}: missing {res.name} ({res.description}); {res.hint()}")
 
 
 @contextlib.contextmanager

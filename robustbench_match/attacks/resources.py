@@ -32,7 +32,7 @@ class Resource:
     name: str
     description: str
     present: Callable[[], bool]
-    hint: str
+    hint: Callable[[], str]  # how to provide it (computed when asked: paths depend on the environment)
     host: Optional[str] = None
 
 
@@ -70,20 +70,20 @@ def _hf_cached(repo_id: str, filename: str, cache_dir: Optional[Path] = None) ->
 
 
 def nltk_resource(name: str) -> Resource:
-    return Resource(f"nltk:{name}", f"NLTK {NLTK_PATHS[name]}", lambda: nltk_present(name), nltk_hint(name),
+    return Resource(f"nltk:{name}", f"NLTK {NLTK_PATHS[name]}", lambda: nltk_present(name), lambda: nltk_hint(name),
                     host="raw.githubusercontent.com")
 
 
 def ta_cache_resource(rel: str, description: str) -> Resource:
     url = f"https://{S3_HOST}/{rel}.zip"
     return Resource(f"textattack:{rel}", description, lambda: (ta_cache_dir() / rel).exists(),
-                    f"unzip {url} so that it is the folder $TA_CACHE_DIR/{rel} (TA_CACHE_DIR now: {ta_cache_dir()})",
+                    lambda: f"unzip {url} so that it is the folder $TA_CACHE_DIR/{rel} (TA_CACHE_DIR now: {ta_cache_dir()})",
                     host=S3_HOST)
 
 
 def package_resource(module: str, pip_name: str) -> Resource:
     return Resource(f"python:{module}", f"Python package {pip_name}",
-                    lambda: importlib.util.find_spec(module) is not None, f"pip install {pip_name}")
+                    lambda: importlib.util.find_spec(module) is not None, lambda: f"pip install {pip_name}")
 
 
 def hf_model_resource(repo_id: str, description: str) -> Resource:
@@ -91,7 +91,7 @@ def hf_model_resource(repo_id: str, description: str) -> Resource:
         return local_model_path(repo_id) is not None or _hf_cached(repo_id, "config.json")
 
     return Resource(f"hf:{repo_id}", description, present,
-                    f"put a copy at ${LM_DIR_ENV}/{repo_id}/ (--lm-dir), or download it once with network "
+                    lambda: f"put a copy at ${LM_DIR_ENV}/{repo_id}/, or download it once with network "
                     f"(huggingface-cli download {repo_id}) into the Hugging Face cache", host="huggingface.co")
 
 
@@ -105,7 +105,7 @@ def tfhub_resource(url: str, description: str) -> Resource:
         return importlib.util.find_spec("tensorflow_hub") is not None and module_dir.is_dir()
 
     return Resource(f"tfhub:{url.split('tfhub.dev/')[-1]}", description, present,
-                    f"pip install tensorflow tensorflow_hub, then fetch {url} once with network or unpack it into "
+                    lambda: f"pip install tensorflow tensorflow_hub, then fetch {url} once with network or unpack it into "
                     f"$TFHUB_CACHE_DIR/{hashlib.sha1(url.encode('utf-8')).hexdigest()}/", host="tfhub.dev")
 
 
@@ -115,7 +115,7 @@ def flair_resource(repo_id: str, description: str) -> Resource:
         return _hf_cached(repo_id, "pytorch_model.bin", root / "models" / repo_id.split("/", 1)[-1])
 
     return Resource(f"flair:{repo_id}", description, present,
-                    f"load it once with network (flair SequenceTagger.load('{repo_id}')) so it is under "
+                    lambda: f"load it once with network (flair SequenceTagger.load('{repo_id}')) so it is under "
                     f"$FLAIR_CACHE_ROOT/models/ (default ~/.flair)", host="huggingface.co")
 
 
@@ -126,7 +126,7 @@ def package_file_resource(rel: str, description: str) -> Resource:
         return base / rel
 
     return Resource(f"file:textattack/{rel}", description, lambda: path().is_file(),
-                    f"the textattack 0.3.11 wheel lacks it; copy it from the TextAttack repository "
+                    lambda: f"the textattack 0.3.11 wheel lacks it; copy it from the TextAttack repository "
                     f"(textattack/{rel}) into {path()}")
 
 
