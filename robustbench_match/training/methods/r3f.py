@@ -29,7 +29,7 @@ def embedding_noise(embeds: torch.Tensor, eps: float, kind: str) -> torch.Tensor
 
 class R3F(Method):
     name = "r3f"
-    summary = "noise on token embeddings + λ·symmetric KL(clean, noised) (classification only)"
+    summary = "noise on token embeddings + λ·symmetric KL(clean, noised)"
     classification_only = True
     params = (
         Param("r3f_eps", 1e-5, float, "noise scale on the token embeddings", check=lambda x: x > 0, expected="> 0"),

@@ -1,0 +1,39 @@
+"""``rbm plot KIND ...``: a small registry of plot kinds, each in its own module.
+
+A kind is a ``"module:attr"`` string naming an object with ``add_arguments(parser)`` and
+``run(args) -> int``; only the chosen kind's module is imported. Adding a kind is one line::
+
+    PLOTS["degradation"] = ("robustbench_match.suites.plots:DEGRADATION", "accuracy vs perturbation strength")
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+HELP = "plot training dynamics, loss curves or degradation"
+
+PLOTS: dict[str, tuple[str, str]] = {
+    "dynamics": ("robustbench_match.training.plots:DYNAMICS",
+                 "Match-Tuning's matching-matrix masses (self / same label / other label) during training (Fig. 3)"),
+    "loss": ("robustbench_match.training.plots:LOSS", "training-loss curves of one or more checkpoints (Fig. 4)"),
+}
+
+
+def load_kind(kind: str):
+    module, attr = PLOTS[kind][0].split(":", 1)
+    return getattr(importlib.import_module(module), attr)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
+    for kind, (_, help_text) in PLOTS.items():
+        p = sub.add_parser(kind, help=help_text, description=help_text, add_help=False)
+        p.add_argument("plot_args", nargs=argparse.REMAINDER, help="the kind's own arguments (rbm plot KIND -h)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse the kind's own arguments with its own parser, then draw."""
+    kind = load_kind(args.plot_kind)
+    parser = argparse.ArgumentParser(prog=f"rbm plot {args.plot_kind}", description=PLOTS[args.plot_kind][1])
+    kind.add_arguments(parser)
+    return int(kind.run(parser.parse_args(args.plot_args)) or 0)

@@ -1,0 +1,74 @@
+"""``rbm train``: fine-tune with one of the bundled methods and write a loadable checkpoint folder."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import RBMError
+from .config import TrainConfig
+from .methods import METHODS, method_class
+
+HELP = "fine-tune a model with one of the bundled methods"
+
+
+def method_params() -> dict[str, object]:
+    """Every method hyperparameter by name (shared names such as reserve_p appear once)."""
+    params: dict[str, object] = {}
+    for name in METHODS:
+        for p in method_class(name).params:
+            params.setdefault(p.name, (p, []))[1].append(name)  # type: ignore[union-attr]
+    return params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    parser.add_argument("--method", required=True,
+                        help=f"one of {', '.join(METHODS)}; combine with '+', e.g. match-tuning+r3f")
+    parser.add_argument("--task", required=True, help="GLUE task (sst2, rte, mrpc, cola, stsb, ...)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--output", required=True, help="checkpoint folder to create")
+    parser.add_argument("--model", default=None, help="base model folder or hub id (default: packaged MiniLM-L6)")
+    parser.add_argument("--data-dir", default=None, help="glue_data-style folder (default: $RBM_DATA_DIR, else the hub)")
+    parser.add_argument("--epochs", type=float, default=d.epochs)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (overrides --epochs)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--max-length", type=int, default=d.max_length)
+    parser.add_argument("--max-train-examples", type=int, default=None, help="train on the first N examples")
+    parser.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                        help="AdamW decay toward zero (method weight-decay decays toward the pretrained weights)")
+    parser.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
+    parser.add_argument("--dropout", type=float, default=None, help="set every dropout to this (default: the model's)")
+    parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                        help="random batches instead of length-grouped ones")
+    parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16", "fp16"),
+                        help="auto: bf16 autocast on CUDA, fp32 on CPU")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    group = parser.add_argument_group("method hyperparameters (only those of the chosen method apply)")
+    for name, (p, owners) in method_params().items():  # type: ignore[misc]
+        kwargs = {"choices": p.choices} if p.choices else {}
+        group.add_argument(p.flag, dest=f"m_{name}", type=p.type, default=None,
+                           help=f"{p.help} [{', '.join(owners)}; default {p.default}]", **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    method_args = {k[2:]: v for k, v in vars(args).items() if k.startswith("m_") and v is not None}
+    return TrainConfig(method=args.method, task=args.task, seed=args.seed, output=args.output, model=args.model,
+                       data_dir=args.data_dir, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+                       lr=args.lr, max_length=args.max_length, max_train_examples=args.max_train_examples,
+                       method_args=method_args, device=args.device, precision=args.precision,
+                       warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
+                       max_grad_norm=args.max_grad_norm, dropout=args.dropout,
+                       group_by_length=args.group_by_length, overwrite=args.overwrite)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .trainer import train
+
+    cfg = config_from_args(args)
+    if not args.method.strip():
+        raise RBMError("--method is empty")
+    path = train(cfg)
+    print(path)
+    return 0
