@@ -1,4 +1,4 @@
-"""Render TableSpecs as Markdown (tabulate), LaTeX (compilable, booktabs) or CSV (pandas)."""
+"""Render TableSpecs as Markdown (tabulate), LaTeX (compiles with a bare texlive-latex-base) or CSV (pandas)."""
 from __future__ import annotations
 
 import io
@@ -64,7 +64,7 @@ def to_markdown(specs: list[TableSpec]) -> str:
 
 
 def to_latex(specs: list[TableSpec], standalone: bool = False) -> str:
-    """booktabs tables; with ``standalone`` a complete document that pdflatex compiles."""
+    """Plain LaTeX tables (no extra packages beyond amssymb/geometry); with ``standalone`` a complete document that pdflatex compiles."""
     parts = []
     for spec in specs:
         frame = spec.frame.map(latex_escape)
@@ -78,13 +78,13 @@ def to_latex(specs: list[TableSpec], standalone: bool = False) -> str:
         colspec = "l" + "r" * len(frame.columns)
         caption = latex_escape(spec.title + (". " + spec.note if spec.note else ""))
         parts.append("\n".join([
-            r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{colspec}}}", r"\toprule",
-            header, r"\midrule", *rows, r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}",
+            r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{colspec}}}", r"\hline",
+            header, r"\hline", *rows, r"\hline", r"\end{tabular}", rf"\caption{{{caption}}}",
             r"\end{table}"]))
     body = "\n\n".join(parts)
     if not standalone:
         return body + "\n"
-    return "\n".join([r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{booktabs}",
+    return "\n".join([r"\documentclass{article}", r"\usepackage[utf8]{inputenc}",
                       r"\usepackage{amssymb}", r"\usepackage[margin=1cm,landscape]{geometry}",
                       r"\begin{document}", body, r"\end{document}", ""])
 

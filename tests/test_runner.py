@@ -1,0 +1,121 @@
+"""`rbm run` end to end on real SST-2: real numbers, stored records, resume, kill safety, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from robustbench_match.cli import main
+from robustbench_match.results import ResultStore, atomic_write_text
+
+MAJORITY_SST2_DEV = 444 / 872
+
+
+def _run(*args: str) -> int:
+    return main(["run", *args, "--format", "none"])
+
+
+def test_glue_dev_scores_a_real_checkpoint_well_above_majority(sst2_checkpoint, data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert _run("glue-dev", "--checkpoint", f"vanilla={sst2_checkpoint}", "--data-dir", data_dir,
+                "--output", str(out), "--save-predictions") == 0
+    (rec,) = ResultStore(out).records()
+    assert rec["task"] == "sst2" and rec["n_examples"] == 872 and rec["seed"] == 1
+    acc = rec["metrics"]["accuracy"]
+    assert acc > MAJORITY_SST2_DEV + 0.15, acc
+    rows = [json.loads(l) for l in Path(rec["predictions_file"]).read_text().splitlines()]
+    assert [r["idx"] for r in rows] == list(range(872))
+    assert accuracy_score([r["label"] for r in rows], [r["prediction"] for r in rows]) == pytest.approx(acc)
+    assert rec["checkpoint"]["train_data_sha256"] and rec["data"]["sha256"] and rec["versions"]["torch"]
+
+    before = (out / "results.jsonl").read_bytes()
+    assert _run("glue-dev", "--checkpoint", f"vanilla={sst2_checkpoint}", "--data-dir", data_dir,
+                "--output", str(out)) == 0
+    assert (out / "results.jsonl").read_bytes() == before  # finished cell skipped
+    assert _run("glue-dev", "--checkpoint", f"vanilla={sst2_checkpoint}", "--data-dir", data_dir,
+                "--output", str(out), "--force") == 0
+    records = ResultStore(out).records()
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1 and len(records) == 1
+    assert records[0]["metrics"]["accuracy"] == pytest.approx(acc)  # deterministic
+
+
+def test_wrong_label_count_is_one_line_and_keeps_results(sst2_checkpoint, data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    atomic_write_text(out / "results.jsonl", '{"key": "earlier", "suite": "x"}\n')
+    code = _run("glue-dev", "--checkpoint", f"mnli/vanilla={sst2_checkpoint}", "--data-dir", data_dir,
+                "--output", str(out))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "has 2 labels, task mnli expects 3" in err[0]
+    assert (out / "results.jsonl").read_text() == '{"key": "earlier", "suite": "x"}\n'
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuch"], "unknown suite 'nosuch'"),
+    (["glue-dev", "--checkpoint", "x=./missing/folder"], "does not exist"),
+    (["glue-dev", "--checkpoint", "novalue"], "expected NAME=PATH"),
+    (["quickstart", "--tasks", "rte"], "--tasks: rte not in this suite"),
+    (["glue-dev", "--tasks", "sst3"], "unknown task 'sst3'"),
+])
+def test_bad_input_one_line(args, message, capsys, tmp_path):
+    code = main(["run", *args, "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and message in err[0], err
+
+
+def test_checkpoint_with_unknown_task_asks_for_one(tmp_path, capsys, sst2_checkpoint):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in Path(sst2_checkpoint).iterdir():
+        if f.name != "rbm_card.json":
+            (bare / f.name).write_bytes(f.read_bytes())
+    code = main(["run", "glue-dev", "--checkpoint", f"m={bare}", "--output", str(tmp_path / "o")])
+    assert code == 1 and "cannot tell which task" in capsys.readouterr().err
+
+
+def test_kill_at_any_moment_then_rerun_loses_and_duplicates_nothing(sst2_checkpoint, data_dir, tmp_path):
+    out = tmp_path / "killed"
+    ckpts = [f"--checkpoint=seed-{s}/vanilla={sst2_checkpoint}" for s in (1, 2, 3, 4)]
+    cmd = [sys.executable, "-m", "robustbench_match.cli", "run", "glue-dev", *ckpts, "--data-dir", data_dir,
+           "--output", str(out), "--format", "none"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(ResultStore(out).records()) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = ResultStore(out).records()
+    assert 1 <= len(stored) < 4
+    assert _run("glue-dev", *ckpts, "--data-dir", data_dir, "--output", str(out)) == 0
+    lines = (out / "results.jsonl").read_text().splitlines()
+    keys = [json.loads(l)["key"] for l in lines]
+    assert sorted(keys) == sorted(f"glue-dev|vanilla|sst2|clean|{s}" for s in (1, 2, 3, 4))
+    first = {r["key"]: r for r in stored}
+    for line in lines:  # cells finished before the kill were not redone
+        rec = json.loads(line)
+        if rec["key"] in first:
+            assert rec["date"] == first[rec["key"]]["date"]
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    store.put({"key": "a", "v": 1})
+
+    def boom(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        store.put({"key": "b", "v": 2})
+    monkeypatch.undo()
+    assert [r["key"] for r in store.records()] == ["a"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
