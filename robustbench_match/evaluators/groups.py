@@ -72,7 +72,8 @@ class GroupEvaluator(Evaluator):
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         """Cells for the given checkpoints, else trained ones; each carries the words and bootstrap settings."""
         cells = self._cells(suite, ctx)
-        settings = {"words": list(self.words(suite)), "bootstrap": dict(suite.params.get("bootstrap") or {})}
+        settings = {"words": list(self.words(suite)), "bootstrap": dict(suite.params.get("bootstrap") or {}),
+                    "max_eval_examples": suite.params.get("max_eval_examples")}
         for cell in cells:
             cell.params.update(settings)
         return cells
@@ -105,6 +106,9 @@ class GroupEvaluator(Evaluator):
         words = tuple(cell.params.get("words") or NEGATION_WORDS)
         task = get_task(cell.task)
         examples = load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
+        limit = cell.params.get("max_eval_examples")  # a first-N slice, for smoke tests only
+        if limit:
+            examples = examples.subset(np.arange(min(int(limit), len(examples))))
         groups = assign_negation_groups(examples, words)
         result = score_examples(cell, examples)
         correct = np.asarray(result.predictions) == np.asarray(result.labels)

@@ -1,0 +1,76 @@
+"""mnli-negation end to end with a real (tiny) MiniLM NLI model: group metrics recomputed from predictions."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from robustbench_match.cli import main
+from robustbench_match.conditions import assign_negation_groups
+from robustbench_match.data import load_split
+
+DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+pytestmark = pytest.mark.skipif(not (DATA / "glue" / "MNLI").is_dir(), reason=f"no shared data at {DATA}")
+N_EVAL = 400
+
+
+@pytest.fixture(scope="module")
+def mnli_checkpoint(tmp_path_factory):
+    """No MNLI train split is available offline, so this *test fixture* trains on 48 rows of dev-mismatched
+    and is evaluated on dev-matched only (a different set); the suite itself never does this."""
+    from robustbench_match.training import TrainConfig, train
+
+    mm = load_split("mnli", "validation_mismatched", DATA).subset(np.arange(48))
+    mm.split = "train"
+    out = tmp_path_factory.mktemp("mnli") / "erm"
+    return train(TrainConfig(method="vanilla", task="mnli", seed=1, output=str(out), max_steps=3, batch_size=8,
+                             lr=1e-4, max_length=32), train_examples=mm)
+
+
+def test_groups_end_to_end(mnli_checkpoint, tmp_path):
+    suite = tmp_path / "neg.yaml"
+    suite.write_text(yaml.safe_dump({
+        "suite": "neg-test", "description": "test", "evaluator": "mnli-negation", "tasks": ["mnli"],
+        "params": {"words": ["nobody", "no", "never", "nothing"], "eval_sets": ["mnli-m"],
+                   "max_eval_examples": N_EVAL, "bootstrap": {"n": 200, "seed": 3}},
+        "metadata": {"version": 1}}))
+    out = tmp_path / "out"
+    assert main(["run", str(suite), "--data-dir", str(DATA), "--output", str(out), "--checkpoint",
+                 f"mnli/erm={mnli_checkpoint}", "--save-predictions", "--format", "none"]) == 0
+    (rec,) = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    ex = load_split("mnli", "validation_matched", DATA).subset(np.arange(N_EVAL))
+    groups = assign_negation_groups(ex)
+    rows = [json.loads(x) for x in Path(rec["predictions_file"]).read_text().splitlines()]
+    correct = np.asarray([r["prediction"] == r["label"] for r in rows])
+    by_group = {g["id"]: g for g in rec["details"]["groups"]}
+    for g in range(6):
+        mask = groups == g
+        assert by_group[g]["size"] == int(mask.sum())
+        assert by_group[g]["accuracy"] == pytest.approx(correct[mask].mean())
+    m = rec["metrics"]
+    assert m["accuracy"] == pytest.approx(correct.mean())
+    assert m["worst_group_accuracy"] == pytest.approx(min(g["accuracy"] for g in by_group.values()))
+    assert m["worst_group_ci_low"] <= m["worst_group_accuracy"] <= m["worst_group_ci_high"]
+    assert rec["details"]["bootstrap"] == {"n": 200, "seed": 3, "level": 0.95}
+    from robustbench_match.reports.tables import render, tables_for
+
+    specs = tables_for([rec])
+    assert specs[0].frame.loc["erm", "Avg Acc"].startswith(f"{m['accuracy'] * 100:.1f}")
+    assert "(n=" in specs[1].frame.columns[0] and "begin{tabular}" in render(specs, "latex")
+
+
+def test_word_list_is_a_parameter(tmp_path):
+    """A bare `no` in YAML is a boolean: the suite says so instead of silently dropping the word."""
+    from robustbench_match.errors import RBMError
+    from robustbench_match.evaluators import RunContext
+    from robustbench_match.evaluators.groups import GroupEvaluator
+    from robustbench_match.suites import load_suite_file
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("suite: neg\nevaluator: mnli-negation\ntasks: [mnli]\nparams:\n  words: [nobody, no]\n")
+    with pytest.raises(RBMError, match="quote"):
+        GroupEvaluator().plan(load_suite_file(path), RunContext(output=tmp_path, data_dir=str(DATA)))
