@@ -1,0 +1,76 @@
+"""The robustness layouts' arithmetic over several seeds: mean ± sd (max), drops, arrows and p-values.
+
+Records are built by hand here (three seeds, two methods) so that every printed number can be
+checked against a direct computation; the end-to-end tests cover records made from real runs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from robustbench_match.reports.layouts_robustness import (counterpart, groups_layout, label_noise_layout,
+                                                         minority_layout)
+
+SCORES = {  # (method, condition, task) -> per-seed main metric
+    ("vanilla", "clean", "rte"): [0.70, 0.68, 0.72], ("vanilla", "clean", "mrpc"): [0.88, 0.86, 0.87],
+    ("vanilla", "noise-10", "rte"): [0.64, 0.63, 0.66], ("vanilla", "noise-10", "mrpc"): [0.84, 0.85, 0.83],
+    ("match-tuning", "clean", "rte"): [0.71, 0.70, 0.73], ("match-tuning", "clean", "mrpc"): [0.89, 0.87, 0.88],
+    ("match-tuning", "noise-10", "rte"): [0.68, 0.66, 0.69], ("match-tuning", "noise-10", "mrpc"): [0.86, 0.86, 0.85],
+}
+
+
+def record(model, condition, task, seed, value, main="accuracy"):
+    return {"suite": "s", "model": model, "task": task, "eval_set": task, "condition": condition, "seed": seed,
+            "main_metric": main, "metrics": {main: value, "minority_accuracy": value}, "details": {}}
+
+
+@pytest.fixture
+def noise_records():
+    return [record(m, c, t, s + 1, v) for (m, c, t), vals in SCORES.items() for s, v in enumerate(vals)]
+
+
+def seed_avg(method, condition):
+    return np.mean([SCORES[(method, condition, t)] for t in ("mrpc", "rte")], axis=0)
+
+
+def test_label_noise_drop_is_from_the_same_methods_clean_avg(noise_records):
+    clean, noisy = label_noise_layout(noise_records, None)
+    assert list(noisy.frame.index) == ["vanilla", "match-tuning"]
+    for m in ("vanilla", "match-tuning"):
+        avg, drop = seed_avg(m, "noise-10").mean() * 100, (seed_avg(m, "clean").mean() - seed_avg(m, "noise-10").mean()) * 100
+        assert noisy.frame.loc[m, "Avg"] == f"{avg:.2f} (↓ {drop:.2f})"
+        p = sps.ttest_rel(seed_avg(m, "noise-10"), seed_avg(m, "clean")).pvalue
+        assert noisy.frame.loc[m, "p"] == ("<0.001" if p < 0.001 else f"{p:.3f}")
+    rte = np.asarray(SCORES[("vanilla", "noise-10", "rte")]) * 100
+    assert noisy.frame.loc["vanilla", "RTE"] == f"{rte.mean():.2f} ± {rte.std(ddof=1):.2f} ({rte.max():.2f})"
+    assert bool(noisy.bold.loc["match-tuning", "Avg"]) and not bool(noisy.bold.loc["vanilla", "Avg"])
+
+
+def test_minority_arrows_are_vs_vanilla(noise_records):
+    recs = [dict(r, condition={"clean": "clean", "noise-10": "minority-30"}[r["condition"]]) for r in noise_records]
+    clean, reduced = minority_layout(recs, None)
+    assert reduced.frame.loc["vanilla", "Avg"].endswith("( - )")
+    delta = (seed_avg("match-tuning", "noise-10").mean() - seed_avg("vanilla", "noise-10").mean()) * 100
+    assert reduced.frame.loc["match-tuning", "Avg"].endswith(f"(↑ {delta:.2f})")
+    p = sps.ttest_rel(seed_avg("match-tuning", "noise-10"), seed_avg("vanilla", "noise-10")).pvalue
+    assert reduced.frame.loc["match-tuning", "p"] == ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def test_groups_compare_each_method_with_its_counterpart_without_mt():
+    assert counterpart("group-dro+match-tuning", ["group-dro", "erm"]) == "group-dro"
+    assert counterpart("match-tuning", ["vanilla", "group-dro"]) == "vanilla"
+    assert counterpart("group-dro", ["vanilla", "group-dro"]) is None
+    groups = [{"id": g, "name": f"g{g}", "size": 10 + g, "accuracy": 0.5 + 0.05 * g} for g in range(6)]
+    recs = []
+    for m, worst in (("erm", 0.60), ("erm+match-tuning", 0.62)):
+        recs.append({"suite": "n", "model": m, "task": "mnli", "eval_set": "mnli-m", "condition": "clean", "seed": 1,
+                     "main_metric": "worst_group_accuracy",
+                     "metrics": {"accuracy": 0.8, "worst_group_accuracy": worst, "worst_group_ci_low": worst - 0.05,
+                                 "worst_group_ci_high": worst + 0.04},
+                     "details": {"groups": groups, "words": ["no"], "bootstrap": {"n": 100, "seed": 0}}})
+    summary, detail = groups_layout(recs, None)
+    assert summary.frame.loc["erm", "Worst-group Acc"] == "60.0 ( - )"
+    assert summary.frame.loc["erm+match-tuning", "Worst-group Acc"] == "62.0 (↑ 2.0)"
+    assert summary.frame.loc["erm", "95 % CI (worst)"] == "[55.0, 64.0]"
+    assert list(detail.frame.columns)[0] == "g0 (n=10)"
