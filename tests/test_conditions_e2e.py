@@ -142,3 +142,5 @@ def test_degradation_plot_draws_one_line_per_method(noise_run, tmp_path):
     assert set(lines) == {"rte", "Avg"} and [p[0] for p in lines["rte"]["vanilla"]] == [0.0, 10.0]
     files = plot_degradation(recs, tmp_path)
     assert {f.suffix for f in files} == {".png", ".pdf"} and all(f.stat().st_size > 1000 for f in files)
+    assert main(["plot", "degradation", str(noise_run[1]), "--output", str(tmp_path / "cli"), "--format", "png"]) == 0
+    assert (tmp_path / "cli" / "degradation_ln-test.png").stat().st_size > 1000

@@ -16,6 +16,8 @@ PLOTS: dict[str, tuple[str, str]] = {
     "dynamics": ("robustbench_match.training.plots:DYNAMICS",
                  "Match-Tuning's matching-matrix masses (self / same label / other label) during training (Fig. 3)"),
     "loss": ("robustbench_match.training.plots:LOSS", "training-loss curves of one or more checkpoints (Fig. 4)"),
+    "degradation": ("robustbench_match.reports.degradation_plot:DEGRADATION",
+                    "score vs noise / reduction ratio, one line per method (label-noise, minority results)"),
 }
 
 

@@ -88,3 +88,32 @@ def plot_degradation(records: list[dict], output: str | Path, baseline: Optional
             written.append(path)
         plt.close(fig)
     return written
+
+
+class _DegradationKind:
+    """``rbm plot degradation RESULTS_DIR [...] --output DIR``: the plot kind registered in commands/plot.py."""
+
+    @staticmethod
+    def add_arguments(parser) -> None:
+        parser.add_argument("results", nargs="+", help="result folders (or results.jsonl files) of `rbm run`")
+        parser.add_argument("--output", default=None, help="folder for the figures (default: the first results folder)")
+        parser.add_argument("--baseline", default=None, help="method listed first (default: vanilla)")
+        parser.add_argument("--format", action="append", choices=["png", "pdf", "svg"],
+                            help="file formats (repeatable; default png and pdf)")
+
+    @staticmethod
+    def run(args) -> int:
+        from ..errors import RBMError
+        from ..results import load_records
+
+        records = [r for r in load_records(args.results) if (r.get("evaluator") or r.get("layout")) in SUITE_METRIC]
+        if not records:
+            raise RBMError(f"{', '.join(args.results)}: no label-noise or minority results to plot")
+        first = Path(args.results[0])
+        output = Path(args.output) if args.output else (first.parent if first.is_file() else first)
+        for path in plot_degradation(records, output, args.baseline, tuple(args.format or ("png", "pdf"))):
+            print(path)
+        return 0
+
+
+DEGRADATION = _DegradationKind()
