@@ -110,7 +110,7 @@ def _examples(spec: TaskSpec, rows: list, source: str) -> Examples:
 
 
 # ---------------------------------------------------------------------------- the evaluator
-def _available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
+def split_available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
     """None when the split can be read; else a one-line reason. The hub is assumed reachable."""
     root = resolve_data_dir(data_dir)
     if root is None:
@@ -152,7 +152,7 @@ class AdvGlueEvaluator(Evaluator):
         methods, seeds, settings = methods_and_seeds(suite, ctx)
         cells = []
         for task in tasks:
-            missing = _available(task, "train", ctx.data_dir)
+            missing = split_available(task, "train", ctx.data_dir)
             if missing:
                 log.warning("suite %s: %s; skipping %s (AdvGLUE dev comes from GLUE dev, so it is never trained on "
                             "dev data; give --checkpoint %s/NAME=PATH)", suite.name, missing, task, task)
@@ -167,7 +167,7 @@ class AdvGlueEvaluator(Evaluator):
 
     def _clean_ok(self, cell: Cell, ctx: RunContext) -> bool:
         split = get_task(cell.task).eval_splits()[cell.eval_set]
-        missing = _available(cell.task, split, ctx.data_dir)
+        missing = split_available(cell.task, split, ctx.data_dir)
         if missing:
             log.warning("suite %s: %s; no clean score (nor drop) for %s/%s", cell.suite, missing, cell.model,
                         cell.eval_set)

@@ -20,7 +20,7 @@ from ..stats import bootstrap_group_ci, group_accuracies, worst_group
 from ..tasks import get_task
 from .base import Cell, CellResult, Evaluator, RunContext
 from .glue import score_examples
-from .advglue import _available
+from .advglue import split_available
 from .planning import cells_for_checkpoints, suite_tasks, train_request
 from .training_conditions import methods_and_seeds
 
@@ -86,7 +86,7 @@ class GroupEvaluator(Evaluator):
         methods, seeds, settings = methods_and_seeds(suite, ctx)
         words = self.words(suite)
         for task in tasks:
-            missing = _available(task, "train", ctx.data_dir)
+            missing = split_available(task, "train", ctx.data_dir)
             if missing:
                 log.warning("suite %s: %s; skipping trained cells for %s (give --checkpoint %s/NAME=PATH)",
                             suite.name, missing, ", ".join(methods), task)
