@@ -75,10 +75,8 @@ class MatchedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rep = self.dense(x)
-        if self.training and rep.dim() == 2 and rep.shape[0] > 1:
-            rep = self.matching(rep) @ rep
-        elif self.training and self.stats is None:
-            self.stats = {"m_self": torch.ones((), device=rep.device)}
+        if self.training and rep.dim() == 2:
+            rep = self.matching(rep) @ rep  # a batch of one gives M = [1] exactly
         return self.head(rep)
 
     @torch.no_grad()
