@@ -13,14 +13,12 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from robustbench_match.attacks.environment import import_textattack
-from robustbench_match.attacks.evaluator import attack_input, example_seed, sample_positions
-from robustbench_match.attacks.metrics import log_row
+from robustbench_match.attacks.evaluator import attack_example, sample_positions
 from robustbench_match.attacks.recipes import build_attack
 from robustbench_match.attacks.wrapper import fast_wrapper, stock_max_length, stock_wrapper
 from robustbench_match.checkpoints import HFCheckpoint
@@ -41,17 +39,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--output", default=None, help="write OUTPUT.json and OUTPUT.md")
     return p.parse_args(argv)
-
-
-def attack_one(attack, examples, position: int, seed: int) -> tuple[dict, float]:
-    import textattack
-
-    idx = int(examples.idx[position])
-    textattack.shared.utils.set_seed(example_seed(seed, idx))
-    start = time.perf_counter()
-    result = attack.attack(attack_input(examples, position), int(examples.labels[position]))
-    seconds = time.perf_counter() - start
-    return log_row(result, position=position, idx=idx, label=int(examples.labels[position]), seconds=seconds), seconds
 
 
 def outcome(row: dict) -> tuple:
@@ -76,9 +63,9 @@ def bench_task(task_name: str, path: str, args: argparse.Namespace) -> dict:
     rows: dict[str, list[dict]] = {name: [] for name in attacks}
     for position in range(len(sample)):
         for name, attack in attacks.items():
-            row, s = attack_one(attack, sample, position, args.sample_seed)
+            row = attack_example(attack, sample, position, args.sample_seed)
             rows[name].append(row)
-            seconds[name] += s
+            seconds[name] += float(row["seconds"])
     same = [outcome(a) == outcome(b) for a, b in zip(rows["stock"], rows["ours"])]
     n = len(sample)
     return {"task": task.name, "checkpoint": path, "recipe": args.recipe, "n_examples": n,

@@ -4,6 +4,7 @@ own metric classes, our wrapper's logits equal the stock wrapper's, and a killed
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,19 @@ import pytest
 from robustbench_match.attacks.environment import import_textattack
 from robustbench_match.evaluators import CheckpointRef, RunContext
 
-N_EXAMPLES = 12
+N_EXAMPLES = 8
 
 
 def _ctx(tmp: Path, checkpoint: str, data_dir: str, **options) -> RunContext:
     opts = {"recipe": ["deepwordbug", "pwws"], "num_examples": N_EXAMPLES, "query_budget": None, **options}
     return RunContext(output=tmp, checkpoints=[CheckpointRef.parse(f"sst2/minilm={checkpoint}")], data_dir=data_dir,
                       device="cpu", options=opts)
+
+
+@pytest.fixture(scope="session")
+def attack_checkpoint(request) -> str:
+    """conftest's fine-tuned SST-2 MiniLM (sst2_checkpoint), or one already fine-tuned at $RBM_TEST_SST2_CHECKPOINT."""
+    return os.environ.get("RBM_TEST_SST2_CHECKPOINT") or request.getfixturevalue("sst2_checkpoint")
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +39,12 @@ def offline(data_dir):
 
 
 @pytest.fixture(scope="module")
-def suite_run(tmp_path_factory, sst2_checkpoint, data_dir, offline):
+def suite_run(tmp_path_factory, attack_checkpoint, data_dir, offline):
     from robustbench_match.runner import run_suite
     from robustbench_match.suites import get_suite
 
     out = tmp_path_factory.mktemp("attack-run")
-    records = run_suite(get_suite("textattack"), _ctx(out, sst2_checkpoint, data_dir))
+    records = run_suite(get_suite("textattack"), _ctx(out, attack_checkpoint, data_dir))
     return out, {r["condition"]: r for r in records}
 
 
@@ -81,7 +88,7 @@ def test_same_sample_for_every_recipe_and_table(suite_run):
     assert "SST-2 attacked" in text and "SST-2 drop" in text and "pwws" in text
 
 
-def test_metrics_equal_textattack_metric_classes(sst2_checkpoint, data_dir, offline):
+def test_metrics_equal_textattack_metric_classes(attack_checkpoint, data_dir, offline):
     from robustbench_match.attacks.evaluator import attack_input, sample_positions
     from robustbench_match.attacks.metrics import attack_metrics, log_row, textattack_reference
     from robustbench_match.attacks.recipes import build_attack
@@ -89,10 +96,10 @@ def test_metrics_equal_textattack_metric_classes(sst2_checkpoint, data_dir, offl
     from robustbench_match.checkpoints import HFCheckpoint
     from robustbench_match.data import load_split
 
-    ckpt = HFCheckpoint("m", sst2_checkpoint, device="cpu")
+    ckpt = HFCheckpoint("m", attack_checkpoint, device="cpu")
     model, tok = ckpt.load()
     examples = load_split("sst2", "validation", data_dir)
-    sample = examples.subset(sample_positions(len(examples), 6, 5))
+    sample = examples.subset(sample_positions(len(examples), 4, 5))
     attack = build_attack("deepwordbug", fast_wrapper(model, tok, device="cpu"), data_dir=data_dir)
     results = [attack.attack(attack_input(sample, p), int(sample.labels[p])) for p in range(len(sample))]
     ours = attack_metrics([log_row(r, position=i, idx=0, label=0, seconds=0) for i, r in enumerate(results)])
@@ -104,12 +111,12 @@ def test_metrics_equal_textattack_metric_classes(sst2_checkpoint, data_dir, offl
             assert round(ours[key], 2) == pytest.approx(ref[key]), key
 
 
-def test_wrapper_logits_equal_stock_wrapper(sst2_checkpoint, data_dir, offline):
+def test_wrapper_logits_equal_stock_wrapper(attack_checkpoint, data_dir, offline):
     from robustbench_match.attacks.wrapper import fast_wrapper, stock_wrapper
     from robustbench_match.checkpoints import HFCheckpoint
     from robustbench_match.data import load_split
 
-    model, tok = HFCheckpoint("m", sst2_checkpoint, device="cpu").load()
+    model, tok = HFCheckpoint("m", attack_checkpoint, device="cpu").load()
     ours, stock = fast_wrapper(model, tok, batch_size=8, device="cpu", precision="fp32"), stock_wrapper(model, tok)
     single = load_split("sst2", "validation", data_dir).text_a[:24]
     rte = load_split("rte", "validation", data_dir)
@@ -120,7 +127,7 @@ def test_wrapper_logits_equal_stock_wrapper(sst2_checkpoint, data_dir, offline):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
 
 
-def test_permuted_label_order_is_remapped(sst2_checkpoint, tmp_path, offline):
+def test_permuted_label_order_is_remapped(attack_checkpoint, tmp_path, offline):
     """A checkpoint with id2label swapped (and its classifier rows swapped) scores the same in task order."""
     import torch
 
@@ -128,7 +135,7 @@ def test_permuted_label_order_is_remapped(sst2_checkpoint, tmp_path, offline):
     from robustbench_match.checkpoints import HFCheckpoint
     from robustbench_match.tasks import get_task
 
-    model, tok = HFCheckpoint("m", sst2_checkpoint, device="cpu").load()
+    model, tok = HFCheckpoint("m", attack_checkpoint, device="cpu").load()
     swapped_dir = tmp_path / "swapped"
     model.save_pretrained(swapped_dir)
     tok.save_pretrained(swapped_dir)
@@ -146,7 +153,7 @@ def test_permuted_label_order_is_remapped(sst2_checkpoint, tmp_path, offline):
                                fast_wrapper(model, tok, device="cpu")(texts).numpy(), atol=1e-5)
 
 
-def test_killed_run_resumes_at_next_unattacked_example(suite_run, sst2_checkpoint, data_dir, tmp_path, monkeypatch):
+def test_killed_run_resumes_at_next_unattacked_example(suite_run, attack_checkpoint, data_dir, tmp_path, monkeypatch):
     """Cut the DeepWordBug log after 5 rows plus a torn one, rerun: only the rest is attacked, same metrics."""
     import shutil
 
@@ -165,18 +172,37 @@ def test_killed_run_resumes_at_next_unattacked_example(suite_run, sst2_checkpoin
     attacked: list[int] = []
     original = ev.log_row
     monkeypatch.setattr(ev, "log_row", lambda result, **kw: attacked.append(kw["position"]) or original(result, **kw))
-    records2 = run_suite(get_suite("textattack"), _ctx(resumed_out, sst2_checkpoint, data_dir, recipe=["deepwordbug"]))
+    records2 = run_suite(get_suite("textattack"), _ctx(resumed_out, attack_checkpoint, data_dir, recipe=["deepwordbug"]))
     assert attacked == list(range(5, N_EXAMPLES))
     assert records2[0]["metrics"] == full["metrics"]
 
 
-def test_missing_resource_fails_in_one_line_before_attacking(sst2_checkpoint, data_dir, tmp_path, capsys, offline):
+def test_missing_resource_fails_in_one_line_before_attacking(attack_checkpoint, data_dir, tmp_path, capsys, offline):
     from robustbench_match.cli import main
 
-    code = main(["run", "textattack", "--recipe", "textfooler", "--checkpoint", f"sst2/minilm={sst2_checkpoint}",
+    code = main(["run", "textattack", "--recipe", "textfooler", "--checkpoint", f"sst2/minilm={attack_checkpoint}",
                  "--data-dir", data_dir, "--num-examples", "2", "--output", str(tmp_path), "--device", "cpu"])
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("rbm run: error")]
     assert code == 1 and "Traceback" not in err
     assert len(errors) == 1 and "textfooler" in errors[0] and "word_embeddings/paragramcf" in errors[0]
     assert not (tmp_path / "results.jsonl").exists() or "textfooler" not in (tmp_path / "results.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_rte_pairs_deepwordbug_lowers_accuracy(tmp_path_factory, data_dir, offline):
+    """RTE (premise, hypothesis) pairs through the whole suite, on a MiniLM fine-tuned on all of RTE train."""
+    from robustbench_match.runner import run_suite
+    from robustbench_match.suites import get_suite
+    from robustbench_match.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("rte")
+    ckpt = train(TrainConfig(method="vanilla", task="rte", seed=1, output=str(out / "rte-vanilla"), data_dir=data_dir,
+                             epochs=3, batch_size=16, lr=5e-5, max_length=128))
+    ctx = RunContext(output=out / "run", checkpoints=[CheckpointRef.parse(f"rte/minilm={ckpt}")], data_dir=data_dir,
+                     device="cpu", options={"recipe": ["deepwordbug"], "num_examples": 30, "query_budget": None})
+    (record,) = run_suite(get_suite("textattack"), ctx)
+    m = record["metrics"]
+    assert m["original_accuracy"] > 0.5
+    assert m["accuracy_under_attack"] < m["original_accuracy"]
+    assert m["avg_words_per_input"] > 40  # both texts of the pair were attacked and counted

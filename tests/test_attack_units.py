@@ -111,3 +111,20 @@ def test_inputs_and_label_order():
     # model output j is task label mapping[j]: output 0 → label 2, 1 → 0, 2 → 1
     assert to_task_order(logits, np.array([2, 0, 1])).tolist() == [[2.0, 3.0, 1.0]]
     assert to_task_order(logits, np.array([0, 1, 2])) is logits
+
+
+def test_local_model_folder_replaces_the_hub(tmp_path, monkeypatch):
+    """$RBM_LM_DIR/<hub-id>/ makes the resource present and is what the recipe's hub id loads."""
+    import transformers
+
+    from robustbench_match.attacks.recipes import _local_models
+    from robustbench_match.attacks.resources import RESOURCES
+    from robustbench_match.models import resolve_base_model
+
+    (tmp_path / "bert-base-uncased").symlink_to(resolve_base_model(None), target_is_directory=True)
+    monkeypatch.setenv("RBM_LM_DIR", str(tmp_path))
+    assert RESOURCES["hf:bert-base-uncased"].present()
+    with _local_models():
+        tok = transformers.AutoTokenizer.from_pretrained("bert-base-uncased")
+    assert str(tmp_path / "bert-base-uncased") in tok.name_or_path
+    assert "from_pretrained" not in transformers.GPT2LMHeadModel.__dict__  # patch undone

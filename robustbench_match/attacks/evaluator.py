@@ -87,6 +87,22 @@ def example_seed(sample_seed: int, idx: int) -> int:
     return (sample_seed * 1_000_003 + int(idx)) % (2 ** 32)
 
 
+def attack_example(attack: Any, examples: Examples, position: int, sample_seed: int) -> dict:
+    """Attack one example with TextAttack's ``Attack.attack`` and return its log row.
+
+    The attack's caches are cleared and the seed is set per example, so the outcome depends on the
+    example alone (not on what was attacked before it): a resumed run equals an uninterrupted one.
+    """
+    import textattack
+
+    idx, label = int(examples.idx[position]), int(examples.labels[position])
+    attack.clear_cache()
+    textattack.shared.utils.set_seed(example_seed(sample_seed, idx))
+    start = time.perf_counter()
+    result = attack.attack(attack_input(examples, position), label)
+    return log_row(result, position=position, idx=idx, label=label, seconds=time.perf_counter() - start)
+
+
 def attack_condition(condition: str, recipe: str) -> str:
     return f"attack:{recipe}" if condition in ("", "clean") else f"{condition}+attack:{recipe}"
 
@@ -135,7 +151,7 @@ class TextAttackEvaluator(Evaluator):
 
     def _attack(self, cell: Cell, ctx: RunContext, sample: Examples, todo: list[int], attack_log: AttackLog) -> None:
         """Attack the positions in ``todo`` and append each result to the log as it finishes."""
-        textattack = import_textattack(ctx.data_dir)
+        import_textattack(ctx.data_dir)
         checkpoint = _model_checkpoint(cell)
         model, tokenizer = checkpoint.load()
         label_map, _ = checkpoint.label_map(sample.task)
@@ -147,12 +163,7 @@ class TextAttackEvaluator(Evaluator):
                               model_batch_size=params["model_batch_size"], data_dir=ctx.data_dir)
         log.info("%s: attacking %d of %d examples with %s", cell.key, len(todo), len(sample), params["recipe"])
         for n, position in enumerate(todo, 1):
-            idx = int(sample.idx[position])
-            textattack.shared.utils.set_seed(example_seed(int(params["sample_seed"]), idx))
-            start = time.perf_counter()
-            result = attack.attack(attack_input(sample, position), int(sample.labels[position]))
-            attack_log.append(log_row(result, position=position, idx=idx, label=int(sample.labels[position]),
-                                      seconds=time.perf_counter() - start))
+            attack_log.append(attack_example(attack, sample, position, int(params["sample_seed"])))
             if n % 10 == 0 or n == len(todo):
                 log.info("%s: %d/%d attacked", cell.key, n, len(todo))
 

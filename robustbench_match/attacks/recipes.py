@@ -15,7 +15,7 @@ from typing import Any, Iterator, Optional
 from ..errors import RBMError
 from ..registry import Registry
 from . import environment
-from .resources import RESOURCES, local_model_path, missing_resources
+from .resources import RESOURCES, lm_dir, local_model_path, missing_resources
 
 USE = ("python:tensorflow_hub", "tfhub:google/universal-sentence-encoder/3")
 EMBEDDINGS = ("textattack:word_embeddings/paragramcf",)
@@ -111,25 +111,29 @@ def require_resources(spec: RecipeSpec) -> None:
 
 @contextlib.contextmanager
 def _local_models() -> Iterator[None]:
-    """While a recipe builds, hub ids that have a copy under $RBM_LM_DIR load from that copy."""
+    """While a recipe builds, hub ids that have a copy under $RBM_LM_DIR load from that copy
+    (TextAttack's recipes hard-code hub ids such as ``bert-base-uncased``)."""
+    if lm_dir() is None:
+        yield
+        return
     import transformers
 
-    patched = []
-    for cls in (transformers.AutoModelForMaskedLM, transformers.AutoTokenizer,
-                transformers.AutoModelForCausalLM, transformers.GPT2LMHeadModel):
-        original = cls.__dict__["from_pretrained"]
-        patched.append((cls, original))
-
-        def redirect(klass, name, *args, __original=original, **kwargs):
+    classes = (transformers.AutoModelForMaskedLM, transformers.AutoTokenizer, transformers.GPT2LMHeadModel)
+    own = {cls: cls.__dict__.get("from_pretrained") for cls in classes}
+    for cls in classes:
+        def redirect(name, *args, __original=cls.from_pretrained, **kwargs):
             local = local_model_path(name) if isinstance(name, str) else None
-            return __original.__func__(klass, str(local) if local else name, *args, **kwargs)
+            return __original(str(local) if local else name, *args, **kwargs)
 
-        setattr(cls, "from_pretrained", classmethod(redirect))
+        cls.from_pretrained = staticmethod(redirect)
     try:
         yield
     finally:
-        for cls, original in patched:
-            setattr(cls, "from_pretrained", original)
+        for cls, original in own.items():
+            if original is None:
+                del cls.from_pretrained
+            else:
+                cls.from_pretrained = original
 
 
 def build_attack(name: str, model_wrapper, *, query_budget: Optional[int] = None,

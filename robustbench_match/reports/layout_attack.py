@@ -52,7 +52,7 @@ def _recipe_table(records: list[dict], recipe: str, baseline: Optional[str]) -> 
         cols = [c for c in columns if c.endswith(f" {label}")]
         bold[cols] = bold_best(values[cols], higher_is_better=higher)
     n = sorted({int(r.get("n_examples") or 0) for r in records})
-    budgets = sorted({str(r.get("details", {}).get("query_budget")) for r in records})
+    budgets = sorted({str(r.get("details", {}).get("query_budget") or "unlimited") for r in records})
     note = (f"TextAttack {recipe} on {', '.join(map(str, n))} dev examples per eval set (same seeded sample for every "
             f"checkpoint), query budget {', '.join(budgets)}. Accuracy ×100: clean = on the attacked sample, "
             f"attacked = under attack, drop = clean − attacked (lower is more robust), success = attack success "
