@@ -17,23 +17,20 @@ from robustbench_match.data import load_split
 from robustbench_match.errors import RBMError
 from robustbench_match.models import resolve_base_model
 from robustbench_match.training import TrainConfig, train
+from robustbench_match.training.modeling import one_thread_when_busy
 from robustbench_match.training.methods import METHODS, build_method
 from robustbench_match.training.methods.base import Method
 from robustbench_match.training.methods.match_tuning import MatchedLinear, MatchTuning
 from robustbench_match.training.methods.r3f import embedding_noise, symmetric_kl
 
-DATA = Path(os.environ.get("RBM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found")
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread_when_busy():
-    """On a machine busier than its cores, one torch thread avoids oversubscription (≈2× faster here)."""
-    before = torch.get_num_threads()
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _threads():
+    with one_thread_when_busy():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -229,15 +226,21 @@ def test_r3f_adds_kl_on_noised_token_embeddings(tmp_path, sst2):
 def test_group_dro_needs_groups_and_upweights_the_worst_group(sst2):
     method = build_method("group-dro", {"dro_step_size": 1.0})
     with pytest.raises(RBMError, match="group ids"):
-        method.check_data(sst2)
+        method.prepare_data(sst2)
     ex = sst2.subset(np.arange(4))
     ex.extra["group"] = [0, 1, 0, 1]
-    method.check_data(ex)
+    assert method.prepare_data(ex) is ex
     batch = {"group": torch.tensor([0, 1, 0, 1])}
     loss = method.reduce_loss(torch.tensor([0.1, 2.0, 0.3, 1.0]), batch)
     q = method.q
     assert q[1] > q[0] and float(q.sum()) == pytest.approx(1)
     assert float(loss) == pytest.approx(float(q[0] * 0.2 + q[1] * 1.5))
+
+
+def test_group_dro_can_group_by_label_without_touching_the_input(sst2):
+    ex = sst2.subset(np.arange(6))
+    out = build_method("group-dro", {"dro_groups": "label"}).prepare_data(ex)
+    assert out.extra["group"] == ex.labels.tolist() and "group" not in ex.extra
 
 
 def test_composition_runs_every_hook(tmp_path, sst2):

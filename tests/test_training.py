@@ -15,22 +15,19 @@ from robustbench_match.cli import main as rbm
 from robustbench_match.data import load_split
 from robustbench_match.errors import RBMError
 from robustbench_match.training import TrainConfig, train
+from robustbench_match.training.modeling import one_thread_when_busy
 from robustbench_match.training.methods import METHODS, build_method
 from robustbench_match.training.methods.base import Method
 from robustbench_match.training.trainer import Encoded, TrainContext, epoch_batches, load_model
 
-DATA = Path(os.environ.get("RBM_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found")
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread_when_busy():
-    """On a machine busier than its cores, one torch thread avoids oversubscription (≈2× faster here)."""
-    before = torch.get_num_threads()
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _threads():
+    with one_thread_when_busy():
+        yield
 SLOW = pytest.mark.skipif(os.environ.get("RBM_SLOW") != "1", reason="slow real-data check; set RBM_SLOW=1")
 
 
@@ -167,7 +164,7 @@ def test_existing_output_is_not_overwritten_without_flag(tmp_path, sst2):
     (["--method", "r3f", "--task", "stsb"], "classification tasks only"),
     (["--method", "child-tuning-d", "--reserve-p", "0", "--task", "rte"], "must be in (0, 1]"),
     (["--method", "vanilla", "--temperature", "2", "--task", "rte"], "do not apply"),
-    (["--method", "group-dro", "--task", "rte", "--max-train-examples", "8"], "group ids"),
+    (["--method", "group-dro", "--task", "rte", "--max-train-examples", "8"], "--dro-groups label"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, message):
     code = rbm(["train", *argv, "--output", str(tmp_path / "x"), "--data-dir", str(DATA)])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..errors import RBMError
 from .config import TrainConfig
@@ -70,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.method.strip():
         raise RBMError("--method is empty")
     path = train(cfg)
-    print(path)
+    if os.environ.get("RANK", "0") == "0":  # one line per run under torchrun / accelerate launch
+        print(path)
     return 0

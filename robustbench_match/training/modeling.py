@@ -1,7 +1,10 @@
 """Model surgery shared by several methods: dropout, encoder layers, pretrained snapshots."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -36,3 +39,16 @@ def layer_index(param_name: str, layers_prefix: str) -> int | None:
 def snapshot(model: nn.Module, names: set[str] | None = None) -> dict[str, torch.Tensor]:
     """Detached copies of (some of) the model's parameters, by name."""
     return {n: p.detach().clone() for n, p in model.named_parameters() if names is None or n in names}
+
+
+@contextlib.contextmanager
+def one_thread_when_busy() -> Iterator[None]:
+    """One torch thread while the machine is busier than its cores (oversubscribed OpenMP threads
+    spin and slow every process down); the previous setting afterwards. Used by tests/benchmarks."""
+    before = torch.get_num_threads()
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -234,7 +234,7 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
         examples = examples.subset(np.arange(cfg.max_train_examples))
     if len(examples) == 0:
         raise RBMError(f"task {task.name}: no training examples")
-    method.check_data(examples)
+    examples = method.prepare_data(examples)
     try:
         if rank == 0:
             tmp.mkdir(parents=True)

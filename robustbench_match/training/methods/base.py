@@ -75,8 +75,9 @@ class Method:
         if self.classification_only and task.is_regression:
             raise RBMError(f"method {self.name} is for classification tasks only; {task.name} is a regression task")
 
-    def check_data(self, examples) -> None:
-        """Called with the training examples before anything is trained."""
+    def prepare_data(self, examples):
+        """Check (and possibly extend, as a copy) the training examples before anything is trained."""
+        return examples
 
     def setup(self, ctx) -> None:
         """Modify the freshly loaded model (ctx.model); ctx.pretrained holds the starting weights."""
@@ -130,9 +131,10 @@ class Composite(Method):
         for p in self.parts:
             p.check_task(task)
 
-    def check_data(self, examples) -> None:
+    def prepare_data(self, examples):
         for p in self.parts:
-            p.check_data(examples)
+            examples = p.prepare_data(examples)
+        return examples
 
     def setup(self, ctx) -> None:
         for p in self.parts:

@@ -1,8 +1,11 @@
 """Online GroupDRO (Sagawa et al., 2020): keep a distribution q over groups; each step
 q_g ← q_g · exp(η · loss_g) (renormalised), then minimise Σ_g q_g · loss_g, where loss_g is the
 mean loss of the batch's examples in group g (0 for groups absent from the batch). Group ids
-come from the training data: ``train_examples.extra["group"]`` (e.g. MNLI label × negation)."""
+come from the training data: ``train_examples.extra["group"]`` (e.g. MNLI label × negation), or,
+with ``--dro-groups label``, the class labels themselves (class-balanced DRO for any task)."""
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -15,17 +18,27 @@ class GroupDRO(Method):
     summary = "online GroupDRO over the data's groups (train_examples.extra['group'])"
     overrides_reduce = True
     params = (Param("dro_step_size", 0.01, float, "step size η of the group-weight update",
-                    check=lambda x: x > 0, expected="> 0"),)
+                    check=lambda x: x > 0, expected="> 0"),
+              Param("dro_groups", "data", str, "group ids: the data's extra['group'], or the class labels",
+                    choices=("data", "label")))
 
-    def check_data(self, examples) -> None:
+    def check_task(self, task) -> None:
+        if self.hparams["dro_groups"] == "label" and task.is_regression:
+            raise RBMError(f"method group-dro: --dro-groups label needs a classification task; {task.name} is regression")
+
+    def prepare_data(self, examples):
+        if self.hparams["dro_groups"] == "label":
+            examples = dataclasses.replace(examples, extra={**examples.extra, "group": [int(y) for y in examples.labels]})
         groups = examples.extra.get("group")
         if groups is None:
             raise RBMError("method group-dro needs group ids: pass train_examples with extra['group'] "
-                           "(a list of ints, one per example), e.g. from the group-shift suite")
+                           "(a list of ints, one per example, e.g. from `rbm data` / the mnli-negation suite), "
+                           "or use --dro-groups label")
         if len(groups) != len(examples) or any(int(g) < 0 for g in groups):
             raise RBMError("method group-dro: extra['group'] must hold one non-negative int per example")
         self.n_groups = int(max(groups)) + 1
         self.q = torch.full((self.n_groups,), 1.0 / self.n_groups)
+        return examples
 
     def reduce_loss(self, per_example, batch):
         groups = batch["group"].long()
