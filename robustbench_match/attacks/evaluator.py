@@ -22,7 +22,7 @@ from ..data import Examples, load_split
 from ..errors import RBMError
 from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
 from ..evaluators.planning import cells_for_checkpoints, suite_tasks, trained_cells
-from ..tasks import TaskSpec, get_task
+from ..tasks import get_task
 from .environment import import_textattack
 from .log import AttackLog
 from .metrics import LOG_FIELDS, attack_metrics, log_row
