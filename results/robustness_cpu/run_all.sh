@@ -2,7 +2,7 @@
 # Real runs of the robustness suites on CPU with the packaged MiniLM-L6 (small budget; see *.yaml here).
 # Resumable: rerun this script after a kill and finished cells are skipped.
 # On 2 shared CPU cores a 20-step training took ~3 min, so label-noise and minority ran on RTE only
-# (TASKS=cola,mrpc,rte for the paper's three tasks).
+# and minority at 30 % only (TASKS=cola,mrpc,rte and ratios in minority.yaml for the paper's grid).
 set -u
 cd "$(dirname "$0")/../.."
 DATA=${RBM_DATA_DIR:-../shared/data}
