@@ -46,7 +46,8 @@ def one_thread_when_busy() -> Iterator[None]:
     """One torch thread while the machine is busier than its cores (oversubscribed OpenMP threads
     spin and slow every process down); the previous setting afterwards. Used by tests/benchmarks."""
     before = torch.get_num_threads()
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
+    if load > (os.cpu_count() or 1):
         torch.set_num_threads(1)
     try:
         yield
