@@ -66,6 +66,8 @@ def bench_task(task_name: str, path: str, args: argparse.Namespace) -> dict:
             row = attack_example(attack, sample, position, args.sample_seed)
             rows[name].append(row)
             seconds[name] += float(row["seconds"])
+        print(f"  {task.name} example {position + 1}/{len(sample)}: "
+              + ", ".join(f"{k} {rows[k][-1]['seconds']:.2f}s" for k in attacks), flush=True)
     same = [outcome(a) == outcome(b) for a, b in zip(rows["stock"], rows["ours"])]
     n = len(sample)
     return {"task": task.name, "checkpoint": path, "recipe": args.recipe, "n_examples": n,
