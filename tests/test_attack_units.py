@@ -128,3 +128,17 @@ def test_local_model_folder_replaces_the_hub(tmp_path, monkeypatch):
         tok = transformers.AutoTokenizer.from_pretrained("bert-base-uncased")
     assert str(tmp_path / "bert-base-uncased") in tok.name_or_path
     assert "from_pretrained" not in transformers.GPT2LMHeadModel.__dict__  # patch undone
+
+
+def test_plan_one_cell_per_recipe_and_checkpoint_task(tmp_path, data_dir):
+    from robustbench_match.attacks.evaluator import TextAttackEvaluator
+    from robustbench_match.evaluators import CheckpointRef, RunContext
+    from robustbench_match.suites import get_suite
+
+    ctx = RunContext(output=tmp_path, data_dir=data_dir, options={"recipe": ["pwws", "deepwordbug"]},
+                     checkpoints=[CheckpointRef.parse(f"sst2/a={tmp_path}"), CheckpointRef.parse(f"mnli/b={tmp_path}")])
+    cells = TextAttackEvaluator().plan(get_suite("textattack"), ctx)
+    keys = sorted((c.model, c.eval_set, c.condition) for c in cells)
+    assert keys == sorted((m, e, f"attack:{r}") for m, sets in (("a", ["sst2"]), ("b", ["mnli-m", "mnli-mm"]))
+                          for e in sets for r in ("pwws", "deepwordbug"))
+    assert {c.params["num_examples"] for c in cells} == {100} and {c.params["sample_seed"] for c in cells} == {0}

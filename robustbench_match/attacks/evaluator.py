@@ -23,10 +23,10 @@ from ..errors import RBMError
 from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
 from ..evaluators.planning import cells_for_checkpoints, suite_tasks, trained_cells
 from ..tasks import get_task
-from .environment import import_textattack
+from .environment import configure_nltk, import_textattack
 from .log import AttackLog
 from .metrics import LOG_FIELDS, attack_metrics, log_row
-from .recipes import build_attack, parse_recipes
+from .recipes import build_attack, get_recipe, parse_recipes, require_resources
 from .wrapper import fast_wrapper
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ class TextAttackEvaluator(Evaluator):
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         settings = AttackSettings.resolve(suite.params, ctx.options)
+        configure_nltk(ctx.data_dir)
+        for recipe in settings.recipes:  # a missing resource stops the run before any cell starts
+            require_resources(get_recipe(recipe))
         tasks = [t for t in suite_tasks(suite.tasks, ctx) if not get_task(t).is_regression]
         if ctx.checkpoints:
             base = cells_for_checkpoints(suite, tasks, ctx)
@@ -140,13 +143,14 @@ class TextAttackEvaluator(Evaluator):
         rows = sorted((r for r in attack_log.rows() if int(r["position"]) < len(sample)), key=lambda r: int(r["position"]))
         if len(rows) != len(sample):
             raise RBMError(f"cell {cell.key}: attack log {attack_log.path} has {len(rows)} of {len(sample)} examples")
-        return self._result(cell, sample, rows, attack_log.path, meta, label_how)
+        return self._result(cell, sample, rows, attack_log.path, label_how)
 
     @staticmethod
     def _meta(cell: Cell, sample: Examples) -> dict:
         checkpoint = cell.checkpoint
         return {"recipe": cell.params["recipe"], "query_budget": cell.params["query_budget"],
                 "sample_seed": cell.params["sample_seed"], "checkpoint": getattr(checkpoint, "path", None),
+                "max_length": _max_length(checkpoint) if isinstance(checkpoint, HFCheckpoint) else None,
                 "task": cell.task, "eval_set": cell.eval_set, "sample_sha256": sample.sha256}
 
     def _attack(self, cell: Cell, ctx: RunContext, sample: Examples, todo: list[int], attack_log: AttackLog) -> None:
@@ -155,9 +159,8 @@ class TextAttackEvaluator(Evaluator):
         checkpoint = _model_checkpoint(cell)
         model, tokenizer = checkpoint.load()
         label_map, _ = checkpoint.label_map(sample.task)
-        max_length = checkpoint.max_length or int(checkpoint.card.get("hyperparameters", {}).get("max_length", 128))
         wrapper = fast_wrapper(model, tokenizer, label_map=label_map, batch_size=checkpoint.batch_size,
-                               max_length=max_length, device=checkpoint.device, precision=checkpoint.precision)
+                               max_length=_max_length(checkpoint), device=checkpoint.device, precision=checkpoint.precision)
         params = cell.params
         attack = build_attack(params["recipe"], wrapper, query_budget=params["query_budget"],
                               model_batch_size=params["model_batch_size"], data_dir=ctx.data_dir)
@@ -168,8 +171,7 @@ class TextAttackEvaluator(Evaluator):
                 log.info("%s: %d/%d attacked", cell.key, n, len(todo))
 
     @staticmethod
-    def _result(cell: Cell, sample: Examples, rows: list[dict], log_path: Path, meta: dict,
-                label_how: Optional[str]) -> CellResult:
+    def _result(cell: Cell, sample: Examples, rows: list[dict], log_path: Path, label_how: Optional[str]) -> CellResult:
         metrics = attack_metrics(rows)
         perturbed = np.asarray([int(r["perturbed_output"]) for r in rows], dtype=np.int64)
         return CellResult(
@@ -188,6 +190,11 @@ def _model_checkpoint(cell: Cell) -> HFCheckpoint:
         raise RBMError(f"checkpoint {cell.model}: textattack needs a model (a Hugging Face folder or hub id), "
                        f"not a predictions file")
     return cell.checkpoint
+
+
+def _max_length(checkpoint: HFCheckpoint) -> int:
+    """The same truncation the other suites use for this checkpoint (--max-length, its card, else 128)."""
+    return checkpoint.max_length or int(checkpoint.card.get("hyperparameters", {}).get("max_length", 128))
 
 
 def _textattack_version() -> Optional[str]:
