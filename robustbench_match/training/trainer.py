@@ -281,11 +281,12 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     model.train()
     records: list[dict] = []
     epoch_times: list[float] = []
+    epoch_cpu: list[float] = []  # process CPU time: robust to other load on a shared CPU machine
     epoch = 0
     while ctx.step < total:
         batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
         batches = batches[rank:per_epoch_rank * world:world]
-        start, done = time.perf_counter(), 0
+        start, cpu_start, done = time.perf_counter(), time.process_time(), 0
         for positions in batches:
             if ctx.step >= total:
                 break
@@ -298,13 +299,15 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         epoch_times.append((time.perf_counter() - start) * len(batches) / max(1, done))
+        epoch_cpu.append((time.process_time() - cpu_start) * len(batches) / max(1, done))
         log.info("epoch %d: %d steps, loss %.4f, %.1f s/epoch", epoch + 1, done,
                  records[-1]["loss"] if records else float("nan"), epoch_times[-1])
         epoch += 1
 
     if rank == 0:
         _save(ctx, method, tmp, records)
-    return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records)
+    return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
+                 epoch_cpu)
 
 
 def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, float, dict]:
@@ -351,7 +354,8 @@ def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
             fh.write(json.dumps(rec) + "\n")
 
 
-def _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records) -> dict:
+def _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
+                 epoch_cpu) -> dict:
     hyper = cfg.trainer_hyperparameters()
     hyper.update(method.describe())
     hyper["precision"] = precision
@@ -369,6 +373,7 @@ def _card(cfg, task, method, examples, base, precision, device, world, total, se
         "setup_time_s": round(setup_time, 3),
         "train_time_per_epoch_s": round(float(np.mean(epoch_times)), 3) if epoch_times else None,
         "epoch_times_s": [round(t, 3) for t in epoch_times],
+        "cpu_time_per_epoch_s": round(float(np.mean(epoch_cpu)), 3) if epoch_cpu else None,
         "final_loss": records[-1]["loss"] if records else None,
         "log_file": LOG_FILE,
         "device": str(device) if world == 1 else f"{device.type} x{world}",
