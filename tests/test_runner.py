@@ -119,3 +119,11 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert [r["key"] for r in store.records()] == ["a"]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unreachable_hub_checkpoint_is_one_line(monkeypatch, tmp_path, capsys, data_dir):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["run", "glue-dev", "--checkpoint", "sst2/theirs=textattack/bert-base-uncased-SST-2",
+                 "--data-dir", data_dir, "--output", str(tmp_path / "o"), "--format", "none"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "cannot load as a safetensors sequence classifier" in err[0], err
