@@ -192,12 +192,15 @@ def accuracy(path: str, dev) -> float:
     return float((HFCheckpoint("x", path, batch_size=64).predict(dev, "sst2") == dev.labels).mean())
 
 
-def test_short_real_run_learns_sst2(tmp_path, sst2):
-    """< 60 s: 3 epochs on 160 real sentences lift dev accuracy well above the majority class."""
+@pytest.mark.parametrize("method", ["vanilla", "match-tuning"])
+def test_short_real_run_learns_sst2(tmp_path, sst2, method):
+    """< 30 s each on an idle 2-core CPU: 3 epochs on 160 real sentences lift dev accuracy well
+    above the majority class (measured: vanilla ≈ 0.63+, match-tuning T=0.05 0.725 vs 0.505)."""
     pick = np.random.default_rng(0).permutation(len(sst2))[:160]
     dev = load_split("sst2", "validation", DATA).subset(np.arange(200))
     majority = max(dev.labels.mean(), 1 - dev.labels.mean())
-    path = train(cfg(tmp_path, max_steps=None, epochs=3, batch_size=16, lr=2e-4, max_length=32), sst2.subset(pick))
+    path = train(cfg(tmp_path, method=method, max_steps=None, epochs=3, batch_size=16, lr=2e-4, max_length=32),
+                 sst2.subset(pick))
     assert accuracy(path, dev) >= majority + 0.1
 
 
