@@ -19,8 +19,13 @@ METRICS.register("matthews_correlation", lambda y, p: float(skm.matthews_corrcoe
 METRICS.register("pearson", lambda y, p: float(stats.pearsonr(y, p)[0]))
 METRICS.register("spearmanr", lambda y, p: float(stats.spearmanr(y, p)[0]), aliases=("spearman",))
 
-# Every metric here is better when higher; kept explicit for the result schema.
-HIGHER_IS_BETTER: dict[str, bool] = {name: True for name in METRICS}
+# Direction of every metric a suite stores (lm-eval's ``higher_is_better``); None: not a score.
+HIGHER_IS_BETTER: dict[str, bool | None] = {name: True for name in METRICS}
+HIGHER_IS_BETTER.update({
+    "original_accuracy": True, "accuracy_under_attack": True, "attack_success_rate": False,
+    "accuracy_drop": False, "avg_perturbed_word_pct": None, "avg_words_per_input": None, "avg_queries": None,
+    "worst_group_accuracy": True, "average_accuracy": True,
+})
 
 
 def compute_metrics(names: tuple[str, ...] | list[str], labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:

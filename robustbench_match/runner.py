@@ -117,7 +117,7 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
         "metrics": result.metrics,
         "stderr": stderr,
         "main_metric": result.main_metric,
-        "higher_is_better": {m: HIGHER_IS_BETTER.get(m, True) for m in result.metrics},
+        "higher_is_better": {m: HIGHER_IS_BETTER.get(m) for m in result.metrics},
         "n_examples": result.n_examples,
         "data": {"source": result.data_source, "sha256": result.data_sha256},
         "checkpoint": {**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
