@@ -5,7 +5,6 @@ Runs are tiny (a few steps on 16–32 real SST-2 sentences, max length 32) so th
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,8 +22,6 @@ from robustbench_match.training.methods.base import Method
 from robustbench_match.training.methods.match_tuning import MatchedLinear, MatchTuning
 from robustbench_match.training.methods.r3f import embedding_noise, symmetric_kl
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,8 +31,8 @@ def _threads():
 
 
 @pytest.fixture(scope="module")
-def sst2():
-    return load_split("sst2", "train", DATA).subset(np.arange(32))
+def sst2(data_dir):  # data_dir (tests/conftest.py) skips when the real data is absent
+    return load_split("sst2", "train", data_dir).subset(np.arange(32))
 
 
 @pytest.fixture(scope="module")
