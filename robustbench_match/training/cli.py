@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--lr", type=float, default=d.lr)
     parser.add_argument("--max-length", type=int, default=d.max_length)
-    parser.add_argument("--max-train-examples", type=int, default=None, help="train on the first N examples")
+    parser.add_argument("--max-train-examples", type=int, default=None, help="train on a seeded random sample of N examples (the same for every method and seed)")
     parser.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay,
                         help="AdamW decay toward zero (method weight-decay decays toward the pretrained weights)")

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..checkpoints import CARD_FILE
+from ..conditions.base import training_pool
 from ..data import Examples, load_split
 from ..errors import RBMError
 from ..inference import autocast_context, resolve_device, tokenize
@@ -231,7 +232,8 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
     if examples.task.name != task.name:
         raise RBMError(f"train_examples are for task {examples.task.name}, the config says {task.name}")
     if cfg.max_train_examples is not None and len(examples) > cfg.max_train_examples:
-        examples = examples.subset(np.arange(cfg.max_train_examples))
+        # a seeded sample (not the first rows), the same for every method and seed: they compare
+        examples = training_pool(examples, cfg.max_train_examples)
     if len(examples) == 0:
         raise RBMError(f"task {task.name}: no training examples")
     examples = method.prepare_data(examples)
