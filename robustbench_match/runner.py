@@ -73,6 +73,9 @@ def materialize_checkpoint(cell: Cell, ctx: RunContext) -> None:
     if not _reusable(output, request.config, examples):
         from .training import train
 
+        if output.exists():  # our own run folder, trained with other settings: replace it
+            log.info("%s was trained with other settings or data; retraining", output)
+            request.config.overwrite = True
         log.info("training %s on %s (seed %s) into %s", request.config.method, request.config.task,
                  request.config.seed, output)
         train(request.config, train_examples=examples)
@@ -89,6 +92,10 @@ def _reusable(output: Path, config, examples) -> bool:
     except json.JSONDecodeError:
         return False
     same = card.get("method") == config.method and card.get("seed") == config.seed and card.get("task") == config.task
+    stored = card.get("hyperparameters") or {}
+    wanted = {**config.trainer_hyperparameters(), **(config.method_args or {})}
+    wanted.pop("precision", None)  # the card stores the resolved precision ("auto" → fp32/bf16)
+    same = same and all(stored.get(k) == v for k, v in wanted.items())
     if examples is not None:
         same = same and card.get("train_data_sha256") == examples.sha256
     return same

@@ -203,7 +203,20 @@ def prepare_output(output: str, overwrite: bool) -> tuple[Path, Path]:
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
+    for stale in out.parent.glob(f"{out.name}.tmp-*") if out.parent.is_dir() else ():
+        if not _pid_alive(stale.name.rsplit("-", 1)[-1]):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
     return out, tmp
+
+
+def _pid_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def publish(tmp: Path, out: Path) -> None:
