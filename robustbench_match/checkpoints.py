@@ -84,16 +84,20 @@ class HFCheckpoint:
     _model: object = field(default=None, repr=False)
     _tokenizer: object = field(default=None, repr=False)
     _label_info: dict = field(default_factory=dict, repr=False)
+    _card: Optional[dict] = field(default=None, repr=False)
 
     @property
     def card(self) -> dict:
-        card = Path(self.path) / CARD_FILE
-        if card.is_file():
-            try:
-                return json.loads(card.read_text())
-            except json.JSONDecodeError as exc:
-                raise CheckpointError(f"{card}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return {}
+        """The ``rbm_card.json`` beside the weights (read once); {} for checkpoints made elsewhere."""
+        if self._card is None:
+            card = Path(self.path) / CARD_FILE
+            self._card = {}
+            if card.is_file():
+                try:
+                    self._card = json.loads(card.read_text())
+                except json.JSONDecodeError as exc:
+                    raise CheckpointError(f"{card}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return self._card
 
     def tasks(self) -> Optional[list[str]]:
         task = self.card.get("task")
@@ -156,8 +160,14 @@ class PredictionsFile:
 
     name: str
     path: str
+    _cache: Optional[dict] = field(default=None, repr=False)
 
     def _data(self) -> dict:
+        if self._cache is None:
+            self._cache = self._read()
+        return self._cache
+
+    def _read(self) -> dict:
         try:
             data = json.loads(Path(self.path).read_text())
         except FileNotFoundError:
