@@ -151,9 +151,8 @@ class RunContext:
         return self._open[ref.path]
 
     def predictor_options(self) -> dict:
-        opts = {"device": self.device, "precision": self.precision, "batch_size": self.batch_size,
+        return {"device": self.device, "precision": self.precision, "batch_size": self.batch_size,
                 "max_length": self.max_length}
-        return opts
 
     def cell_dir(self, cell: Cell) -> Path:
         """A private folder for a cell's working files (e.g. partial attack logs); created on demand."""

@@ -15,7 +15,7 @@ from ..conditions.base import parse_condition
 from ..evaluators.advglue import SUBSETS, official_score, subset_score
 from ..stats import format_p, paired_test
 from ..tasks import GLUE_TASKS, get_task
-from .layouts import LAYOUTS, SeedStats, TableSpec, bold_best, pick_baseline
+from .layouts import SeedStats, TableSpec, bold_best, pick_baseline
 
 Value = Callable[[dict], float]
 
