@@ -1,13 +1,24 @@
-"""GLUE metrics, computed by scikit-learn and scipy exactly as the GLUE benchmark defines them."""
+"""GLUE metrics, computed by scikit-learn and scipy exactly as the GLUE benchmark defines them, the
+direction of every metric a record stores, and the degenerate-model guard.
+
+Why a guard: a checkpoint that predicts one class on every input scores the majority-class share
+(accuracy), or F1 ≈ 0.8 on MRPC, and can look like the most robust model in a table (an attack cannot
+flip a prediction that never changes). Every classification record therefore stores the share of its
+most predicted class and the score a constant majority-class prediction gets with the same metric.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .tasks import TaskSpec
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 METRICS: Registry[MetricFn] = Registry("metric")
@@ -19,13 +30,30 @@ METRICS.register("matthews_correlation", lambda y, p: float(skm.matthews_corrcoe
 METRICS.register("pearson", lambda y, p: float(stats.pearsonr(y, p)[0]))
 METRICS.register("spearmanr", lambda y, p: float(stats.spearmanr(y, p)[0]), aliases=("spearman",))
 
-# Direction of every metric a suite stores (lm-eval's ``higher_is_better``); None: not a score.
+# Direction of every metric a suite stores (lm-eval's ``higher_is_better``). None marks values that are
+# not scores: counts (``n_*``) and the attack's effort statistics (words per input, queries, share of
+# words perturbed), whose "better" depends on whether one reads them as attack cost or input length.
 HIGHER_IS_BETTER: dict[str, bool | None] = {name: True for name in METRICS}
 HIGHER_IS_BETTER.update({
+    # textattack
     "original_accuracy": True, "accuracy_under_attack": True, "attack_success_rate": False,
     "accuracy_drop": False, "avg_perturbed_word_pct": None, "avg_words_per_input": None, "avg_queries": None,
-    "worst_group_accuracy": True, "average_accuracy": True,
+    "n_attacked": None, "n_successful": None, "n_failed": None, "n_skipped": None,
+    # mnli-negation (the CI bounds of a score point the same way as the score)
+    "worst_group_accuracy": True, "worst_group_ci_low": True, "worst_group_ci_high": True,
+    "group_mean_accuracy": True, "average_accuracy": True,
+    # advglue, minority
+    "advglue_score": True, "minority_accuracy": True,
 })
+#: metric-name prefixes whose members are all scores (``group_accuracy/entailment_negation`` …)
+HIGHER_IS_BETTER_PREFIXES: dict[str, bool] = {"group_accuracy/": True}
+
+
+def higher_is_better(name: str) -> Optional[bool]:
+    """Direction of a stored metric; None for values that are not scores (see HIGHER_IS_BETTER)."""
+    if name in HIGHER_IS_BETTER:
+        return HIGHER_IS_BETTER[name]
+    return next((d for prefix, d in HIGHER_IS_BETTER_PREFIXES.items() if name.startswith(prefix)), None)
 
 
 def compute_metrics(names: tuple[str, ...] | list[str], labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
@@ -46,3 +74,105 @@ def compute_metrics(names: tuple[str, ...] | list[str], labels: np.ndarray, pred
 def accuracy_stderr(acc: float, n: int) -> float:
     """Standard error of an accuracy over n examples (binomial), as lm-eval reports ``acc_stderr``."""
     return float(np.sqrt(acc * (1 - acc) / max(n - 1, 1)))
+
+
+# ---------------------------------------------------------------------------- derived main metrics
+# Main metrics that are not plain GLUE metrics, as functions of (task, gold, predicted) so that the guard
+# can score a constant prediction with them. Group metrics need the example groups: their evaluator
+# stores ``details.majority_score`` itself.
+DerivedFn = Callable[["TaskSpec", np.ndarray, np.ndarray], float]
+DERIVED_METRICS: Registry[DerivedFn] = Registry("derived metric")
+
+
+@DERIVED_METRICS.register("advglue_score")
+def _advglue_score(task: "TaskSpec", labels: np.ndarray, predictions: np.ndarray) -> float:
+    from .evaluators.advglue import subset_score
+
+    return subset_score(task.name, compute_metrics(task.metrics, labels, predictions)
+                        | compute_metrics(("accuracy",), labels, predictions))
+
+
+@DERIVED_METRICS.register("minority_accuracy")
+def _minority_accuracy(task: "TaskSpec", labels: np.ndarray, predictions: np.ndarray) -> float:
+    from .conditions.minority import MINORITY_LABEL
+
+    target = np.asarray(labels) == MINORITY_LABEL
+    return float((np.asarray(predictions)[target] == MINORITY_LABEL).mean()) if target.any() else float("nan")
+
+
+# The attack's outputs after attack are the cell's predictions: accuracy on them is accuracy under attack.
+DERIVED_METRICS.register("accuracy_under_attack", lambda task, y, p: METRICS.get("accuracy")(y, p))
+
+
+def score_main_metric(name: str, task: "TaskSpec", labels: np.ndarray, predictions: np.ndarray) -> Optional[float]:
+    """``name`` on (gold, predicted) with the metric's own function; None when it is not a function of
+    the predictions alone (group metrics, attack statistics)."""
+    if name in METRICS:
+        return compute_metrics((name,), labels, predictions)[name]
+    if name in DERIVED_METRICS:
+        with np.errstate(all="ignore"):
+            return float(DERIVED_METRICS.get(name)(task, np.asarray(labels), np.asarray(predictions)))
+    return None
+
+
+# ---------------------------------------------------------------------------- the degenerate-model guard
+#: a classifier is degenerate when at least this share of its predictions falls in one class
+DEGENERATE_SHARE = 0.95
+#: a regressor is degenerate when sd(predictions) < this × sd(gold): its output is (near-)constant
+DEGENERATE_SD_RATIO = 1e-3
+
+
+@dataclass(frozen=True)
+class PredictionGuard:
+    """What a record stores about how one-sided a cell's predictions are.
+
+    Classification: ``prediction_share`` is the share of the most predicted class (``predicted_class``),
+    ``majority_score`` the main metric of always predicting the eval set's majority label
+    (``majority_class``), and ``degenerate`` is ``prediction_share >= DEGENERATE_SHARE``.
+    Regression (STS-B): share and majority fields are None; ``degenerate`` is
+    ``sd(predictions) < DEGENERATE_SD_RATIO × sd(gold)`` (``prediction_sd_ratio``).
+    """
+
+    degenerate: Optional[bool]
+    prediction_share: Optional[float] = None
+    predicted_class: Optional[str] = None
+    majority_class: Optional[str] = None
+    majority_share: Optional[float] = None
+    majority_score: Optional[float] = None
+    prediction_sd_ratio: Optional[float] = None
+
+    def details(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "degenerate"}
+
+
+def _label_name(task: "TaskSpec", label) -> str:
+    names = task.label_names or ()
+    try:
+        return names[int(label)]
+    except (IndexError, ValueError, TypeError):
+        return str(label)
+
+
+def prediction_guard(task: "TaskSpec", labels: Optional[np.ndarray], predictions: Optional[np.ndarray],
+                     main_metric: str) -> PredictionGuard:
+    """The guard of one cell, from its predictions and gold labels (None when there are none)."""
+    if predictions is None or len(predictions) == 0:
+        return PredictionGuard(None)
+    preds = np.asarray(predictions)
+    gold = None if labels is None else np.asarray(labels)
+    if task.is_regression:
+        if gold is None or gold.size < 2:
+            return PredictionGuard(None)
+        gold_sd, pred_sd = float(np.std(gold.astype(float))), float(np.std(preds.astype(float)))
+        ratio = pred_sd / gold_sd if gold_sd > 0 else float("nan")
+        return PredictionGuard(bool(pred_sd < DEGENERATE_SD_RATIO * gold_sd), prediction_sd_ratio=ratio)
+    values, counts = np.unique(preds, return_counts=True)
+    share = float(counts.max() / counts.sum())
+    guard = {"degenerate": share >= DEGENERATE_SHARE, "prediction_share": share,
+             "predicted_class": _label_name(task, values[np.argmax(counts)])}
+    if gold is not None and gold.size:
+        gvalues, gcounts = np.unique(gold, return_counts=True)
+        majority = gvalues[np.argmax(gcounts)]  # ties: the smallest label id
+        guard.update(majority_class=_label_name(task, majority), majority_share=float(gcounts.max() / gcounts.sum()),
+                     majority_score=score_main_metric(main_metric, task, gold, np.full_like(gold, majority)))
+    return PredictionGuard(**guard)

@@ -14,9 +14,10 @@ from typing import Optional
 from .checkpoints import CARD_FILE, HFCheckpoint
 from .errors import RBMError
 from .evaluators import EVALUATORS, Cell, CellResult, CheckpointRef, Evaluator, RunContext
-from .metrics import HIGHER_IS_BETTER, accuracy_stderr
+from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
 from .results import SCHEMA_VERSION, ResultStore, git_revision, now_iso, versions
 from .suites import Suite
+from .tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def run_suite(suite: Suite, ctx: RunContext) -> list[dict]:
     _check_unique(cells)
     done = store.keys()
     todo = [c for c in cells if ctx.force or c.key not in done]
+    evaluator.check(todo, ctx)  # counts, labels, tasks of every cell: stop before the first cell, or never
     log.info("suite %s: %d cells, %d already stored, %d to run (results: %s)",
              suite.name, len(cells), len(cells) - len(todo), len(todo), store.path)
     for i, cell in enumerate(todo, 1):
@@ -40,7 +42,9 @@ def run_suite(suite: Suite, ctx: RunContext) -> list[dict]:
         predictions_file = None
         if ctx.save_predictions and result.predictions is not None:
             predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels)
-        store.put(build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file))
+        record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)
+        store.put(record)
+        warn_if_degenerate(record)
     keys = {c.key for c in cells}
     return [r for r in store.records() if r["key"] in keys]
 
@@ -100,6 +104,24 @@ def _reusable(output: Path, config, examples) -> bool:
     return same
 
 
+def warn_if_degenerate(record: dict) -> None:
+    """One WARNING line per degenerate cell: its scores are those of a constant predictor."""
+    if not record.get("degenerate"):
+        return
+    d = record["details"]
+    seed = "-" if record.get("seed") is None else record["seed"]
+    where = f"{record['model']} on {record['task']}/{record['eval_set']} ({record['condition']}, seed {seed})"
+    if d.get("prediction_share") is None:  # regression: (near-)constant output
+        log.warning("degenerate model: %s predicts a (near-)constant score (sd %.2g × the gold sd)",
+                    where, d.get("prediction_sd_ratio") or 0.0)
+        return
+    majority = d.get("majority_score")
+    log.warning("degenerate model: %s predicts %r for %.1f %% of %d examples (>= %.0f %%); always predicting the "
+                "majority class %r scores %s %s", where, d.get("predicted_class"), 100 * d["prediction_share"],
+                record.get("n_examples") or 0, 100 * DEGENERATE_SHARE, d.get("majority_class"),
+                record.get("main_metric"), "n/a" if majority is None else f"{majority:.4f}")
+
+
 def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellResult, ctx: RunContext,
                  seconds: float, predictions_file: Optional[Path]) -> dict:
     stderr = {}
@@ -108,6 +130,10 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
             stderr[name] = accuracy_stderr(result.metrics[name], result.n_examples)
     checkpoint = cell.checkpoint.describe() if cell.checkpoint is not None else {}
     card = cell.checkpoint.card if isinstance(cell.checkpoint, HFCheckpoint) else {}
+    # the degenerate-model guard, from the cell's own predictions, so every evaluator and checkpoint kind
+    # gets it; an evaluator that knows better (group metrics) may have set majority_score already
+    guard = prediction_guard(get_task(cell.task), result.labels, result.predictions, result.main_metric)
+    details = {**guard.details(), **result.details}
     return {
         "schema": SCHEMA_VERSION,
         "key": cell.key,
@@ -123,12 +149,13 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
         "metrics": result.metrics,
         "stderr": stderr,
         "main_metric": result.main_metric,
-        "higher_is_better": {m: HIGHER_IS_BETTER.get(m) for m in result.metrics},
+        "higher_is_better": {m: higher_is_better(m) for m in result.metrics},
+        "degenerate": guard.degenerate,
         "n_examples": result.n_examples,
         "data": {"source": result.data_source, "sha256": result.data_sha256},
         "checkpoint": {**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
                        "train_condition": card.get("condition"), "hyperparameters": card.get("hyperparameters")},
-        "details": result.details,
+        "details": details,
         "config": {"device": ctx.device, "precision": ctx.precision, "batch_size": ctx.batch_size,
                    "max_length": ctx.max_length, "data_dir": ctx.data_dir, "params": suite.params},
         "timing": {"seconds": round(seconds, 3),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from scipy.stats import binomtest
 
 from robustbench_match.cli import main
 from robustbench_match.conditions import assign_negation_groups
@@ -36,7 +37,7 @@ def test_groups_end_to_end(mnli_checkpoint, tmp_path):
     suite.write_text(yaml.safe_dump({
         "suite": "neg-test", "description": "test", "evaluator": "mnli-negation", "tasks": ["mnli"],
         "params": {"words": ["nobody", "no", "never", "nothing"], "eval_sets": ["mnli-m"],
-                   "max_eval_examples": N_EVAL, "bootstrap": {"n": 200, "seed": 3}},
+                   "max_eval_examples": N_EVAL, "interval": {"method": "wilson", "level": 0.9}},
         "metadata": {"version": 1}}))
     out = tmp_path / "out"
     assert main(["run", str(suite), "--data-dir", str(DATA), "--output", str(out), "--checkpoint",
@@ -51,16 +52,57 @@ def test_groups_end_to_end(mnli_checkpoint, tmp_path):
         mask = groups == g
         assert by_group[g]["size"] == int(mask.sum())
         assert by_group[g]["accuracy"] == pytest.approx(correct[mask].mean())
+        ref = binomtest(int(correct[mask].sum()), int(mask.sum())).proportion_ci(0.9, method="wilson")
+        assert (by_group[g]["ci_low"], by_group[g]["ci_high"]) == pytest.approx((ref.low, ref.high))
     m = rec["metrics"]
     assert m["accuracy"] == pytest.approx(correct.mean())
-    assert m["worst_group_accuracy"] == pytest.approx(min(g["accuracy"] for g in by_group.values()))
-    assert m["worst_group_ci_low"] <= m["worst_group_accuracy"] <= m["worst_group_ci_high"]
-    assert rec["details"]["bootstrap"] == {"n": 200, "seed": 3, "level": 0.95}
+    worst = min(by_group.values(), key=lambda g: g["accuracy"])
+    assert m["worst_group_accuracy"] == pytest.approx(worst["accuracy"]) and worst["worst"]
+    # the worst group's CI is that group's own interval
+    assert (m["worst_group_ci_low"], m["worst_group_ci_high"]) == (worst["ci_low"], worst["ci_high"])
+    assert rec["details"]["interval"] == {"method": "wilson", "level": 0.9}
+    # guard: always predicting the majority label leaves the groups of the other labels at 0
+    labels = np.asarray([r["label"] for r in rows])
+    majority = np.bincount(labels).argmax()
+    assert rec["details"]["majority_score"] == 0.0 and rec["details"]["majority_class"] == ex.task.label_names[majority]
+    assert isinstance(rec["degenerate"], bool) and rec["higher_is_better"]["worst_group_ci_low"] is True
+    assert all(rec["higher_is_better"][k] is True for k in m)
     from robustbench_match.reports.tables import render, tables_for
 
     specs = tables_for([rec])
     assert specs[0].frame.loc["erm", "Avg Acc"].startswith(f"{m['accuracy'] * 100:.1f}")
     assert "(n=" in specs[1].frame.columns[0] and "begin{tabular}" in render(specs, "latex")
+
+
+def test_zero_of_91_worst_group_keeps_an_exact_interval():
+    """The issue's case: a group at 0/91 correct. Its Clopper-Pearson upper bound is ≈ 4 %, not 0."""
+    from robustbench_match.evaluators.groups import group_metrics
+
+    groups = np.r_[np.zeros(91, int), np.ones(300, int), np.full(200, 2)]
+    correct = np.r_[np.zeros(91, bool), np.ones(250, bool), np.zeros(50, bool), np.ones(150, bool), np.zeros(50, bool)]
+    m, rows = group_metrics(correct, groups, ["a", "b", "c"])
+    assert m["worst_group_accuracy"] == 0.0 and rows[0]["worst"] and rows[0]["correct"] == 0
+    assert m["worst_group_ci_low"] == 0.0 and m["worst_group_ci_high"] == pytest.approx(0.0397, abs=1e-4)
+    assert (rows[1]["ci_low"], rows[1]["ci_high"]) == pytest.approx(
+        tuple(binomtest(250, 300).proportion_ci(method="exact")))
+
+
+def test_interval_params_are_checked(tmp_path):
+    from robustbench_match.errors import RBMError
+    from robustbench_match.evaluators.groups import GroupEvaluator
+    from robustbench_match.suites import load_suite_file
+
+    def suite(params: str):
+        path = tmp_path / "s.yaml"
+        path.write_text(f"suite: neg\nevaluator: mnli-negation\ntasks: [mnli]\nparams: {params}\n")
+        return load_suite_file(path)
+
+    assert GroupEvaluator.interval(suite("{}")) == {"method": "clopper-pearson", "level": 0.95}
+    assert GroupEvaluator.interval(suite("{interval: wilson, bootstrap: {level: 0.9}}")) == {"method": "wilson", "level": 0.9}
+    with pytest.raises(RBMError, match="params.interval.method 'percentile'"):
+        GroupEvaluator.interval(suite("{interval: {method: percentile}}"))
+    with pytest.raises(RBMError, match="between 0 and 1"):
+        GroupEvaluator.interval(suite("{interval: {level: 95}}"))
 
 
 def test_word_list_is_a_parameter(tmp_path):

@@ -1,8 +1,10 @@
 """MNLI negation groups (Sagawa et al., 2019; paper Table 6): average and worst-group accuracy.
 
 The six groups are label × "the hypothesis contains a negation word" (the word list is the suite's
-``params.words``). The smallest groups hold under a hundred dev examples, so every worst-group
-accuracy comes with a stratified-bootstrap 95 % interval (seeded, ``params.bootstrap``).
+``params.words``). The smallest groups hold under a hundred dev examples, so every group accuracy comes
+with an exact 95 % interval (``params.interval``: ``clopper-pearson`` by default, or ``wilson``), and the
+worst group's interval is that group's own: a percentile bootstrap collapses to [0, 0] at 0/91 correct,
+where the exact upper bound is ≈ 4 %.
 Checkpoints come from the command line (ERM, GroupDRO, each ± Match-Tuning) or are trained by the
 runner on MNLI *train* with ``extra["group"]`` set for GroupDRO; without MNLI train data a trained
 cell is skipped with one line, never trained on dev data.
@@ -16,7 +18,7 @@ import numpy as np
 from ..conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names, with_groups
 from ..data import load_split
 from ..errors import RBMError
-from ..stats import bootstrap_group_ci, group_accuracies, worst_group
+from ..stats import PROPORTION_CI_METHODS, group_accuracies, group_proportion_cis, worst_group
 from ..tasks import get_task
 from .base import Cell, CellResult, Evaluator, RunContext
 from .glue import score_examples
@@ -25,21 +27,25 @@ from .planning import cells_for_checkpoints, suite_tasks, train_request
 from .training_conditions import methods_and_seeds
 
 log = logging.getLogger(__name__)
+DEFAULT_INTERVAL = "clopper-pearson"
 
 
-def group_metrics(correct: np.ndarray, groups: np.ndarray, names: list[str], n_boot: int = 1000,
-                  seed: int = 0, level: float = 0.95) -> tuple[dict[str, float], list[dict]]:
-    """Average, worst-group and per-group accuracy, with bootstrap intervals; (metrics, group rows)."""
+def group_metrics(correct: np.ndarray, groups: np.ndarray, names: list[str], interval: str = DEFAULT_INTERVAL,
+                  level: float = 0.95) -> tuple[dict[str, float], list[dict]]:
+    """Average, worst-group and per-group accuracy, each group with its exact interval; (metrics, group rows).
+    The worst group's CI is its own interval (the worst group is the one with the lowest accuracy)."""
     n_groups = len(names)
     acc = group_accuracies(correct, groups, n_groups)
     sizes = np.bincount(groups, minlength=n_groups)
-    ci, per_group = bootstrap_group_ci(correct, groups, n_groups, n_boot=n_boot, level=level, seed=seed)
+    hits = np.bincount(groups, weights=np.asarray(correct, dtype=float), minlength=n_groups)
+    per_group = group_proportion_cis(correct, groups, n_groups, interval, level)
     worst = int(np.nanargmin(acc))
     metrics = {"accuracy": float(np.mean(correct)), "worst_group_accuracy": worst_group(acc),
-               "worst_group_ci_low": ci.low, "worst_group_ci_high": ci.high,
+               "worst_group_ci_low": float(per_group[worst, 0]), "worst_group_ci_high": float(per_group[worst, 1]),
                "group_mean_accuracy": float(np.nanmean(acc))}
-    rows = [{"id": g, "name": names[g], "size": int(sizes[g]), "accuracy": float(acc[g]),
-             "ci_low": float(per_group[g, 0]), "ci_high": float(per_group[g, 1]), "worst": g == worst}
+    rows = [{"id": g, "name": names[g], "size": int(sizes[g]), "correct": int(round(hits[g])),
+             "accuracy": float(acc[g]), "ci_low": float(per_group[g, 0]), "ci_high": float(per_group[g, 1]),
+             "worst": g == worst}
             for g in range(n_groups)]
     metrics.update({f"group_accuracy/{r['name']}": r["accuracy"] for r in rows})
     return metrics, rows
@@ -61,6 +67,29 @@ class GroupEvaluator(Evaluator):
                 raise RBMError(f"suite {suite.name}: params.words holds {w!r} (expected non-empty strings)")
         return tuple(words)
 
+    @staticmethod
+    def interval(suite) -> dict:
+        """``params.interval`` (method, level); a legacy ``params.bootstrap.level`` still sets the level."""
+        given = suite.params.get("interval") or {}
+        if isinstance(given, str):
+            given = {"method": given}
+        if not isinstance(given, dict):
+            raise RBMError(f"suite {suite.name}: params.interval must be a method name or "
+                           f"{{method: clopper-pearson|wilson, level: 0.95}}")
+        method = str(given.get("method", DEFAULT_INTERVAL)).lower()
+        if method not in PROPORTION_CI_METHODS:
+            raise RBMError(f"suite {suite.name}: params.interval.method {method!r}: expected one of "
+                           f"{', '.join(PROPORTION_CI_METHODS)}")
+        level = given.get("level", (suite.params.get("bootstrap") or {}).get("level", 0.95))
+        try:
+            level = float(level)
+        except (TypeError, ValueError):
+            level = -1.0
+        if not 0 < level < 1:
+            raise RBMError(f"suite {suite.name}: params.interval.level {given.get('level')!r}: expected a number "
+                           f"between 0 and 1 (e.g. 0.95)")
+        return {"method": method, "level": level}
+
     def eval_sets(self, suite, task: str) -> dict[str, str]:
         splits = get_task(task).eval_splits()
         wanted = suite.params.get("eval_sets", list(splits))
@@ -72,7 +101,7 @@ class GroupEvaluator(Evaluator):
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         """Cells for the given checkpoints, else trained ones; each carries the words and bootstrap settings."""
         cells = self._cells(suite, ctx)
-        settings = {"words": list(self.words(suite)), "bootstrap": dict(suite.params.get("bootstrap") or {}),
+        settings = {"words": list(self.words(suite)), "interval": self.interval(suite),
                     "max_eval_examples": suite.params.get("max_eval_examples")}
         for cell in cells:
             cell.params.update(settings)
@@ -102,6 +131,12 @@ class GroupEvaluator(Evaluator):
                            f"and no --checkpoint given (e.g. --checkpoint mnli/erm=PATH --checkpoint mnli/groupdro=PATH)")
         return cells
 
+    def examples(self, cell: Cell, ctx: RunContext):
+        """The dev examples ``evaluate`` scores (first-N slice included), so plan-time checks measure the same."""
+        examples = super().examples(cell, ctx)
+        limit = cell.params.get("max_eval_examples")
+        return examples.subset(np.arange(min(int(limit), len(examples)))) if limit else examples
+
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
         words = tuple(cell.params.get("words") or NEGATION_WORDS)
         task = get_task(cell.task)
@@ -111,13 +146,16 @@ class GroupEvaluator(Evaluator):
             examples = examples.subset(np.arange(min(int(limit), len(examples))))
         groups = assign_negation_groups(examples, words)
         result = score_examples(cell, examples)
-        correct = np.asarray(result.predictions) == np.asarray(result.labels)
-        boot = dict(cell.params.get("bootstrap") or {})
-        metrics, rows = group_metrics(correct, groups, group_names(task.label_names),
-                                      n_boot=int(boot.get("n", 1000)), seed=int(boot.get("seed", 0)),
-                                      level=float(boot.get("level", 0.95)))
+        labels = np.asarray(result.labels)
+        correct = np.asarray(result.predictions) == labels
+        interval = dict(cell.params.get("interval") or {"method": DEFAULT_INTERVAL, "level": 0.95})
+        names = group_names(task.label_names)
+        metrics, rows = group_metrics(correct, groups, names, interval["method"], interval["level"])
         result.metrics = {**metrics, **{k: v for k, v in result.metrics.items() if k not in metrics}}
         result.main_metric = "worst_group_accuracy"
-        result.details.update({"groups": rows, "words": list(words), "bootstrap": {"n": int(boot.get("n", 1000)),
-                               "seed": int(boot.get("seed", 0)), "level": float(boot.get("level", 0.95))}})
+        # the degenerate guard's reference: always predicting the majority label, scored by the same function
+        values, counts = np.unique(labels, return_counts=True)
+        constant, _ = group_metrics(labels == values[np.argmax(counts)], groups, names, interval["method"])
+        result.details.update({"groups": rows, "words": list(words), "interval": interval,
+                               "majority_score": constant["worst_group_accuracy"]})
         return result
