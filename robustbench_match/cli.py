@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("robustbench_match.commands.run", "evaluate checkpoints on a suite and store the results"),
     "suites": ("robustbench_match.commands.suites", "list the suites (wildcards allowed)"),
     "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX or CSV"),
+    "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "
+                                                      "(per seed and over seeds)"),
     "train": ("robustbench_match.training.cli", "fine-tune a model with one of the bundled methods"),
     "methods": ("robustbench_match.training.cli_methods", "list the fine-tuning methods and their defaults"),
     "plot": ("robustbench_match.commands.plot", "plot training dynamics, loss curves or degradation"),
