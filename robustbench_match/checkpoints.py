@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 import numpy as np
 
@@ -37,7 +37,8 @@ def normalize_label(name: str) -> str:
     return _SYNONYMS.get(key, key)
 
 
-def label_mapping(id2label: dict, num_outputs: int, task: TaskSpec, where: str) -> tuple[np.ndarray, str]:
+def label_mapping(id2label: dict, num_outputs: int, task: TaskSpec, where: str,
+                  warn: bool = True) -> tuple[np.ndarray, str]:
     """Model output index → task label id, and how it was decided ('identity', 'by-name', 'generic')."""
     if task.is_regression:
         if num_outputs != 1:
@@ -48,7 +49,8 @@ def label_mapping(id2label: dict, num_outputs: int, task: TaskSpec, where: str) 
                               f"({', '.join(task.label_names or ())})")
     names = [normalize_label(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num_outputs)]
     if all(_GENERIC.match(n) and int(_GENERIC.match(n).group(2)) == i for i, n in enumerate(names)):
-        log.warning("%s: generic labels %s; assuming the task's order %s", where, names, list(task.label_names))
+        if warn:
+            log.warning("%s: generic labels %s; assuming the task's order %s", where, names, list(task.label_names))
         return np.arange(num_outputs), "generic"
     expected = [normalize_label(n) for n in task.label_names or ()]
     if sorted(names) != sorted(expected):
@@ -66,7 +68,11 @@ class Predictor(Protocol):
     def tasks(self) -> Optional[list[str]]:
         """Tasks this checkpoint was made for, when it can tell (card, file keys); None if unknown."""
 
-    def predict(self, examples: Examples, eval_set: str) -> np.ndarray: ...
+    def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
+        """Raise CheckpointError if this checkpoint cannot score the cell; cheap, run at plan time.
+        ``examples`` loads the cell's data, only for checkpoints that need it (predictions files)."""
+
+    def predict(self, examples: Examples, eval_set: "str | EvalSetRef") -> np.ndarray: ...
 
     def describe(self) -> dict: ...
 
@@ -85,6 +91,7 @@ class HFCheckpoint:
     _tokenizer: object = field(default=None, repr=False)
     _label_info: dict = field(default_factory=dict, repr=False)
     _card: Optional[dict] = field(default=None, repr=False)
+    _checked: set = field(default_factory=set, repr=False)  # tasks whose labels were checked at plan time
 
     @property
     def card(self) -> dict:
@@ -122,10 +129,27 @@ class HFCheckpoint:
                                       f"sequence classifier: {first}") from None
         return self._model, self._tokenizer
 
+    def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
+        """Outputs and ``id2label`` against the task, from a local ``config.json`` (no weights loaded);
+        hub ids are checked when they load."""
+        config = Path(self.path) / "config.json"
+        if task.name in self._checked or not config.is_file():
+            return
+        try:
+            cfg = json.loads(config.read_text())
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{config}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        id2label = cfg.get("id2label") or {}
+        num_labels = len(id2label) if id2label else int(cfg.get("num_labels", cfg.get("_num_labels", 2)))
+        label_mapping(id2label, num_labels, task, f"checkpoint {self.name} ({self.path})")
+        self._checked.add(task.name)
+
     def label_map(self, task: TaskSpec) -> tuple[np.ndarray, str]:
         model, _ = self.load()
         cfg = model.config
-        mapping, how = label_mapping(dict(cfg.id2label or {}), cfg.num_labels, task, f"checkpoint {self.name} ({self.path})")
+        where = f"checkpoint {self.name} ({self.path})"
+        mapping, how = label_mapping(dict(cfg.id2label or {}), cfg.num_labels, task, where,
+                                     warn=task.name not in self._checked)  # warned once already at plan time
         self._label_info[task.name] = {"how": how, "id2label": {int(k): v for k, v in (cfg.id2label or {}).items()}}
         return mapping, how
 
@@ -138,7 +162,7 @@ class HFCheckpoint:
                               max_length=max_length, device=self.device, precision=self.precision,
                               desc=f"{self.name}/{examples.task.name}", **kwargs)
 
-    def predict(self, examples: Examples, eval_set: str) -> np.ndarray:
+    def predict(self, examples: Examples, eval_set: "str | EvalSetRef" = "") -> np.ndarray:
         mapping, _ = self.label_map(examples.task)
         logits = self.logits(examples)
         if examples.task.is_regression:
@@ -151,16 +175,77 @@ class HFCheckpoint:
                 "base_model": card.get("base_model"), "labels": self._label_info}
 
 
+GLUE_DEV = "glue-dev"
+ADVGLUE = "advglue"
+#: the eval sets a predictions file may name under each collection prefix (``advglue/sst2``)
+COLLECTIONS: dict[str, tuple[str, ...]] = {
+    GLUE_DEV: ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli-m", "mnli-mm", "qnli", "rte", "wnli"),
+    ADVGLUE: ("sst2", "qqp", "mnli-m", "mnli-mm", "qnli", "rte"),
+}
+COLLECTION_LABELS = {GLUE_DEV: "GLUE dev", ADVGLUE: "AdvGLUE adversarial"}
+_DESCRIBE = {GLUE_DEV: "the GLUE dev {} set", ADVGLUE: "the AdvGLUE {} adversarial dev set"}
+
+
+@dataclass(frozen=True)
+class EvalSetRef:
+    """The data a cell scores, as a predictions file names it: a collection and an eval set.
+
+    A file may prefix keys with the collection (``glue-dev/mnli-mm``, ``advglue/sst2``); a bare key
+    (``sst2``) means the collection the suite scores first, so ``plain`` is decided per suite: GLUE dev in
+    glue-dev and mnli-negation (as always), the adversarial sets in advglue (the AdvGLUE submission format).
+    """
+
+    collection: str
+    eval_set: str  # canonical: "sst2", "mnli-m", "mnli-mm", ...
+    plain: bool = True  # does a bare key mean this collection here?
+
+    def keys(self) -> list[str]:
+        """The spellings a predictions file is asked for, most specific first (for messages)."""
+        bare = ["mnli", "mnli-m"] if self.eval_set == "mnli-m" else [self.eval_set]
+        return [f"{self.collection}/{k}" for k in bare] + (bare if self.plain else [])
+
+    @property
+    def key(self) -> str:
+        """The key to write these predictions under in a file for this suite."""
+        bare = "mnli" if self.eval_set == "mnli-m" else self.eval_set  # the AdvGLUE submission spelling
+        return bare if self.plain else f"{self.collection}/{bare}"
+
+    def describe(self) -> str:
+        return _DESCRIBE.get(self.collection, "the {} set of " + self.collection).format(self.eval_set)
+
+
+def parse_prediction_key(key: str, where: str) -> tuple[Optional[str], str]:
+    """``[COLLECTION/]EVAL_SET`` → (collection or None for a bare key, canonical eval set)."""
+    collection, _, rest = str(key).rpartition("/")
+    if collection and collection not in COLLECTIONS:
+        raise CheckpointError(f"{where}: key {key!r}: unknown prefix {collection!r} (expected TASK, "
+                              f"{GLUE_DEV}/TASK or {ADVGLUE}/TASK, e.g. sst2, {GLUE_DEV}/mnli-mm, {ADVGLUE}/sst2)")
+    if rest not in TASKS:
+        raise CheckpointError(f"{where}: unknown task key {key!r} (expected names like sst2, mnli, mnli-mm, "
+                              f"optionally prefixed {GLUE_DEV}/ or {ADVGLUE}/)")
+    task = get_task(rest)
+    eval_set = task.name
+    if task.eval_sets:  # MNLI: bare "mnli" is the matched set, as in AdvGLUE submissions
+        eval_set = "mnli-mm" if rest.strip().lower().replace("_", "-") in ("mnli-mm", "mnli-mismatched") else "mnli-m"
+    if collection and eval_set not in COLLECTIONS[collection]:
+        raise CheckpointError(f"{where}: key {key!r}: {collection} has no {eval_set} set "
+                              f"(it has {', '.join(COLLECTIONS[collection])})")
+    return (collection or None), eval_set
+
+
 @dataclass
 class PredictionsFile:
-    """Predictions made elsewhere: JSON ``{eval_set: [label, ...]}`` in dataset order (AdvGLUE format).
-
-    Labels are the task's label ids (HF GLUE order) or label names; ``mnli`` means the matched set.
+    """Predictions made elsewhere: JSON ``{key: [label, ...]}`` in dataset order (the AdvGLUE submission
+    format), for models we cannot load. Keys are ``[COLLECTION/]EVAL_SET`` (see :class:`EvalSetRef`):
+    ``mnli`` is the matched set, ``mnli-mm`` the mismatched one. Labels are the task's label ids
+    (HF GLUE order) or label names. Every key, label and length is checked at plan time (:meth:`check`).
     """
 
     name: str
     path: str
     _cache: Optional[dict] = field(default=None, repr=False)
+    _keys: Optional[dict] = field(default=None, repr=False)  # (collection|None, eval_set) -> file key
+    _ids: dict = field(default_factory=dict, repr=False)  # file key -> converted label ids
 
     def _data(self) -> dict:
         if self._cache is None:
@@ -178,26 +263,64 @@ class PredictionsFile:
             raise CheckpointError(f"predictions file {self.path}: expected an object {{task: [label, ...]}}")
         return data
 
-    def tasks(self) -> Optional[list[str]]:
-        out = []
-        for key in self._data():
-            if key not in TASKS:
-                raise CheckpointError(f"predictions file {self.path}: unknown task key {key!r} "
-                                      f"(expected names like sst2, mnli, mnli-mm)")
-            out.append(get_task(key).name)
-        return sorted(set(out))
+    def _index(self) -> dict:
+        if self._keys is None:
+            where = f"predictions file {self.path}"
+            index: dict[tuple, str] = {}
+            for key in self._data():
+                parsed = parse_prediction_key(key, where)
+                if parsed in index:
+                    raise CheckpointError(f"{where}: keys {index[parsed]!r} and {key!r} both name "
+                                          f"{parsed[0] + '/' if parsed[0] else ''}{parsed[1]}; keep one")
+                index[parsed] = key
+            self._keys = index
+        return self._keys
 
-    def predict(self, examples: Examples, eval_set: str) -> np.ndarray:
-        data = self._data()
-        keys = [eval_set] + (["mnli"] if eval_set == "mnli-m" else [])
-        key = next((k for k in keys if k in data), None)
+    def tasks(self) -> Optional[list[str]]:
+        return sorted({get_task(eval_set).name for _, eval_set in self._index()})
+
+    def key_for(self, ref: EvalSetRef) -> Optional[str]:
+        """The file's key holding ``ref``'s predictions, or None when the file has none."""
+        index = self._index()
+        wanted = [(ref.collection, ref.eval_set)] + ([(None, ref.eval_set)] if ref.plain else [])
+        found = [index[k] for k in wanted if k in index]
+        if len(found) > 1:
+            raise CheckpointError(f"predictions file {self.path}: keys {found[0]!r} and {found[1]!r} both hold "
+                                  f"{ref.describe()} in this suite; keep one")
+        return found[0] if found else None
+
+    def _require(self, ref: EvalSetRef) -> str:
+        key = self.key_for(ref)
         if key is None:
-            raise CheckpointError(f"predictions file {self.path}: no key {eval_set!r} (has {sorted(data)})")
-        values = data[key]
+            raise CheckpointError(f"predictions file {self.path}: no key {' or '.join(map(repr, ref.keys()))} for "
+                                  f"{ref.describe()} (has {sorted(self._data())})")
+        return key
+
+    def check(self, task: TaskSpec, ref: EvalSetRef, examples: Callable[[], Examples]) -> None:
+        """Plan-time check of one cell: the key exists, its length is the set's, every label is valid."""
+        self._checked(self._require(ref), task, ref, examples())
+
+    def _checked(self, key: str, task: TaskSpec, ref: EvalSetRef, examples: Examples) -> np.ndarray:
+        values = self._data()[key]
         if len(values) != len(examples):
+            hint = ""
+            if ref.collection != GLUE_DEV and "/" not in key and len(values) > len(examples):
+                # likely GLUE dev predictions under a bare key in the advglue suite (AdvGLUE sets are smaller)
+                label = COLLECTION_LABELS.get(ref.collection, ref.collection)
+                hint = f"; in this suite bare keys name the {label} sets, GLUE dev predictions go under '{GLUE_DEV}/{ref.key}'"
             raise CheckpointError(f"predictions file {self.path}: {key!r} has {len(values)} predictions, "
-                                  f"the {examples.source} split has {len(examples)}")
-        return self._to_ids(values, examples.task, key)
+                                  f"{ref.describe()} has {len(examples)} ({examples.source}){hint}")
+        if key not in self._ids:
+            self._ids[key] = self._to_ids(values, task, key)
+        return self._ids[key]
+
+    def predict(self, examples: Examples, eval_set: "str | EvalSetRef") -> np.ndarray:
+        if isinstance(eval_set, EvalSetRef):
+            ref = eval_set
+        else:  # a bare name is GLUE dev, as before collections existed
+            collection, name = parse_prediction_key(eval_set, f"predictions file {self.path}")
+            ref = EvalSetRef(collection or GLUE_DEV, name)
+        return self._checked(self._require(ref), examples.task, ref, examples)
 
     def _to_ids(self, values: list, task: TaskSpec, key: str) -> np.ndarray:
         if task.is_regression:

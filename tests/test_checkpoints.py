@@ -92,7 +92,7 @@ def test_predictions_file_errors(tmp_path, data_dir):
     dev = load_split("rte", "validation", data_dir)
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"rte": [0, 1]}))
-    with pytest.raises(CheckpointError, match="has 2 predictions, the .* split has 277"):
+    with pytest.raises(CheckpointError, match=r"has 2 predictions, the GLUE dev rte set has 277 \(.*dev"):
         open_checkpoint("ext", str(path)).predict(dev, "rte")
     path.write_text(json.dumps({"rte": [5] * 277}))
     with pytest.raises(CheckpointError, match=r"'rte'\[0\] = 5 is not a label of rte"):

@@ -14,11 +14,12 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ..checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
 from ..data import Examples, find_in_data_dir, resolve_data_dir
 from ..errors import DataError, RBMError
 from ..tasks import TaskSpec, get_task
 from .base import Cell, CellResult, Evaluator, RunContext
-from .glue import GlueEvaluator, score_examples
+from .glue import score_examples
 from .planning import cells_for_checkpoints, suite_tasks, train_request
 from .training_conditions import methods_and_seeds
 
@@ -109,6 +110,13 @@ def _examples(spec: TaskSpec, rows: list, source: str) -> Examples:
 
 
 # ---------------------------------------------------------------------------- the evaluator
+def _eval_ref(eval_set: str, condition: str) -> EvalSetRef:
+    """How a predictions file names a cell's data in this suite: bare keys are the adversarial sets."""
+    if condition == "adversarial":
+        return EvalSetRef(ADVGLUE, eval_set)
+    return EvalSetRef(GLUE_DEV, eval_set, plain=False)
+
+
 def split_available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
     """None when the split can be read; else a one-line reason. The hub is assumed reachable."""
     root = resolve_data_dir(data_dir)
@@ -136,10 +144,12 @@ class AdvGlueEvaluator(Evaluator):
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         tasks = suite_tasks(suite.tasks, ctx)
         with_clean = suite.params.get("clean", True)
-        if ctx.checkpoints:
-            cells = cells_for_checkpoints(suite, tasks, ctx, lambda t: self.eval_sets(suite, t), "adversarial")
+        if ctx.checkpoints:  # bare keys of a predictions file are the adversarial sets (AdvGLUE submissions)
+            sets = lambda t: self.eval_sets(suite, t)  # noqa: E731
+            cells = cells_for_checkpoints(suite, tasks, ctx, sets, "adversarial", collection=ADVGLUE)
             if with_clean:
-                cells += cells_for_checkpoints(suite, tasks, ctx, lambda t: self.eval_sets(suite, t), "clean")
+                cells += cells_for_checkpoints(suite, tasks, ctx, sets, "clean", collection=GLUE_DEV, plain_keys=False,
+                                               absent="clean score and drop skipped", note_absent_tasks=False)
         elif suite.train or suite.params.get("methods") or ctx.methods:
             cells = self._trained_cells(suite, tasks, ctx, with_clean)
         else:
@@ -161,7 +171,8 @@ class AdvGlueEvaluator(Evaluator):
                     request = train_request(suite, task, method, seed, ctx, settings)  # shared by clean + adv cells
                     for eval_set in self.eval_sets(suite, task):
                         for cond in ("adversarial", "clean") if with_clean else ("adversarial",):
-                            cells.append(Cell(suite.name, method, task, eval_set, cond, seed, train=request))
+                            cells.append(Cell(suite.name, method, task, eval_set, cond, seed, train=request,
+                                              eval_ref=_eval_ref(eval_set, cond)))
         return cells
 
     def _clean_ok(self, cell: Cell, ctx: RunContext) -> bool:
@@ -172,11 +183,14 @@ class AdvGlueEvaluator(Evaluator):
                         cell.eval_set)
         return missing is None
 
-    def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
+    def examples(self, cell: Cell, ctx: RunContext) -> Examples:
+        """AdvGLUE dev for adversarial cells; GLUE dev, exactly as the glue suite reads it, for clean ones."""
         if cell.condition == "clean":
-            result = GlueEvaluator().evaluate(cell, ctx)
-        else:
-            result = score_examples(cell, load_advglue(cell.eval_set, ctx.data_dir))
+            return super().examples(cell, ctx)
+        return load_advglue(cell.eval_set, ctx.data_dir)
+
+    def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
+        result = score_examples(cell, self.examples(cell, ctx))
         result.metrics[SCORE] = subset_score(cell.task, result.metrics)
         result.main_metric = SCORE
         return result

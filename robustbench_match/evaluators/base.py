@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
+from ..checkpoints import GLUE_DEV, EvalSetRef
 from ..errors import RBMError
 from ..registry import Registry
 from ..tasks import TASKS, get_task
@@ -79,6 +80,12 @@ class Cell:
     checkpoint_ref: Optional[CheckpointRef] = None
     train: Optional[TrainRequest] = None
     params: dict = field(default_factory=dict)
+    #: the data the cell scores, as a predictions file names it; default: the task's GLUE dev set
+    eval_ref: Optional[EvalSetRef] = None
+
+    def __post_init__(self) -> None:
+        if self.eval_ref is None:
+            self.eval_ref = EvalSetRef(GLUE_DEV, self.eval_set)
 
     @property
     def key(self) -> str:
@@ -119,6 +126,29 @@ class Evaluator:
 
     def evaluate(self, cell: Cell, ctx: "RunContext") -> CellResult:
         raise NotImplementedError
+
+    def examples(self, cell: Cell, ctx: "RunContext") -> "Examples":
+        """The examples a cell scores (here: its task's GLUE dev split); :meth:`check` measures against them."""
+        from ..data import load_split
+
+        task = get_task(cell.task)
+        return load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
+
+    def check(self, cells: list[Cell], ctx: "RunContext") -> None:
+        """Check every cell's checkpoint against its data (prediction counts, labels, tasks) before any cell
+        runs, so that a run stops before its first cell with one line, or not at all (issue 13)."""
+        loaded: dict[tuple, "Examples"] = {}
+
+        def examples(cell: Cell) -> "Examples":
+            key = (cell.task, cell.eval_set, cell.eval_ref, repr(sorted(cell.params.items(), key=str)))
+            if key not in loaded:
+                loaded[key] = self.examples(cell, ctx)
+            return loaded[key]
+
+        for cell in cells:
+            check = getattr(cell.checkpoint, "check", None)
+            if check is not None:
+                check(get_task(cell.task), cell.eval_ref, lambda c=cell: examples(c))
 
 
 @dataclass

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import Examples, load_split
+from ..data import Examples
 from ..errors import RBMError
 from ..metrics import compute_metrics
-from ..tasks import get_task
 from .base import Cell, CellResult, Evaluator, RunContext
 from .planning import cells_for_checkpoints, suite_tasks, trained_cells
 
@@ -14,7 +13,7 @@ from .planning import cells_for_checkpoints, suite_tasks, trained_cells
 def score_examples(cell: Cell, examples: Examples, details: dict | None = None) -> CellResult:
     """Predict ``examples`` with the cell's checkpoint and compute the task's GLUE metrics."""
     task = examples.task
-    predictions = cell.checkpoint.predict(examples, cell.eval_set)
+    predictions = cell.checkpoint.predict(examples, cell.eval_ref)
     metrics = compute_metrics(task.metrics, examples.labels, predictions)
     return CellResult(metrics=metrics, main_metric=task.main_metric, n_examples=len(examples),
                       data_source=examples.source, data_sha256=examples.sha256,
@@ -33,7 +32,5 @@ class GlueEvaluator(Evaluator):
         raise RBMError(f"suite {suite.name}: give checkpoints to evaluate (--checkpoint NAME=PATH)")
 
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
-        task = get_task(cell.task)
-        examples = load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
-        return score_examples(cell, examples)
+        return score_examples(cell, self.examples(cell, ctx))
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from ..checkpoints import COLLECTION_LABELS, GLUE_DEV, EvalSetRef, PredictionsFile
 from ..errors import RBMError
 from ..tasks import get_task
 from .base import Cell, CheckpointRef, RunContext, TrainRequest
@@ -46,20 +47,41 @@ def checkpoint_seed(ref: CheckpointRef, ctx: RunContext) -> Optional[int]:
 
 def cells_for_checkpoints(suite, tasks: list[str], ctx: RunContext,
                           eval_sets: Callable[[str], dict[str, str]] | None = None,
-                          condition: str = "clean") -> list[Cell]:
-    """One cell per (checkpoint, eval set) for the checkpoints given on the command line."""
+                          condition: str = "clean", collection: str = GLUE_DEV, plain_keys: bool = True,
+                          absent: str = "", note_absent_tasks: bool = True) -> list[Cell]:
+    """One cell per (checkpoint, eval set) for the checkpoints given on the command line.
+
+    ``collection`` and ``plain_keys`` say which data the cells score and whether a predictions file's bare
+    keys mean it (see :class:`EvalSetRef`). Eval sets a predictions file has no key for are skipped with one
+    line per (checkpoint, task), ending in ``absent`` (what is lost); a partial file is not an error."""
     cells = []
     for ref in ctx.checkpoints:
-        mine = [t for t in tasks_of_checkpoint(ref, ctx) if t in tasks]
+        known = tasks_of_checkpoint(ref, ctx)
+        mine = [t for t in known if t in tasks]
         if not mine:
             log.warning("checkpoint %s (%s) is for %s, which this suite (%s) does not score; skipped",
-                        ref.model, ref.path, ", ".join(tasks_of_checkpoint(ref, ctx)), ", ".join(tasks))
+                        ref.model, ref.path, ", ".join(known), ", ".join(tasks))
             continue
+        checkpoint = ctx.open(ref)
+        predictions = isinstance(checkpoint, PredictionsFile)
+        if predictions and note_absent_tasks and ref.task is None and len(mine) < len(tasks):
+            log.warning("predictions file %s (%s): no predictions for %s; skipped", ref.path, ref.model,
+                        ", ".join(t for t in tasks if t not in mine))
         for task in mine:
             sets = eval_sets(task) if eval_sets else get_task(task).eval_splits()
+            refs = {e: EvalSetRef(collection, e, plain_keys) for e in sets}
+            if predictions:
+                missing = [refs[e] for e in sets if checkpoint.key_for(refs[e]) is None]
+                if missing:
+                    what = ("" if plain_keys else "clean ") + COLLECTION_LABELS.get(collection, collection)
+                    log.warning("predictions file %s (%s): no %s predictions for %s (key%s %s); %s", ref.path,
+                                ref.model, what, ", ".join(r.eval_set for r in missing),
+                                "s" if len(missing) > 1 else "", ", ".join(repr(r.key) for r in missing),
+                                absent or "skipped")
+                sets = [e for e in sets if refs[e] not in missing]
             for eval_set in sets:
                 cells.append(Cell(suite.name, ref.model, task, eval_set, ref.condition or condition,
-                                  checkpoint_seed(ref, ctx), ctx.open(ref), ref))
+                                  checkpoint_seed(ref, ctx), checkpoint, ref, eval_ref=refs[eval_set]))
     return cells
 
 
