@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AdamW decay toward zero (method weight-decay decays toward the pretrained weights)")
     parser.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
     parser.add_argument("--dropout", type=float, default=None, help="set every dropout to this (default: the model's)")
-    parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
-                        help="random batches instead of length-grouped ones")
+    parser.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=d.group_by_length,
+                        help="batch sentences of similar length together (less padding, faster on GPU); off by "
+                             "default: random batches, as in the paper — for in-batch methods such as "
+                             "match-tuning the batch is part of the method")
     parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16", "fp16"),
                         help="auto: bf16 autocast on CUDA, fp32 on CPU")

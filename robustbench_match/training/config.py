@@ -13,7 +13,9 @@ class TrainConfig:
     """Everything that determines a fine-tuning run; all of it is recorded in the checkpoint card.
 
     Defaults follow the paper's BERT setting (App. B, Table 10): AdamW, linear decay with 10 %
-    warm-up, batch 16, 3 epochs, max length 128. ``method_args`` holds the method's own
+    warm-up, batch 16, 3 epochs, max length 128, random batches (the paper used HF Trainer defaults;
+    length grouping is an opt-in speed-up that changes which instances meet in a batch, and so
+    what Match-Tuning does). ``method_args`` holds the method's own
     hyperparameters (see ``rbm methods``); unknown keys are an error, missing keys take defaults.
     """
 
@@ -37,7 +39,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW's decoupled decay toward zero (HF default 0); see method weight-decay
     adam_eps: float = 1e-8
     max_grad_norm: float = 1.0
-    group_by_length: bool = True
+    group_by_length: bool = False  # random batches (HF Trainer default); for in-batch methods the batch is the method
     dropout: Optional[float] = None  # None: the model's own; 0 turns every dropout off
     overwrite: bool = False
     log_every: int = 1

@@ -43,8 +43,9 @@ MEGABATCH = 50  # batches per length-sorted chunk (as in HF's group_by_length)
 # -- data ------------------------------------------------------------------------------------------
 def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
                   group_by_length: bool) -> list[np.ndarray]:
-    """One epoch's batches: a seeded shuffle; within chunks of 50 batches, similar lengths share a
-    batch (≈2× less padding), and the batch order is shuffled again so lengths are not ordered."""
+    """One epoch's batches from a seeded shuffle. Default: consecutive slices (random batches, as HF
+    Trainer). ``group_by_length``: within chunks of 50 batches similar lengths share a batch (≈2× less
+    padding), and the batch order is shuffled again so lengths are not ordered."""
     order = rng.permutation(len(lengths))
     if not group_by_length:
         return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -97,6 +98,7 @@ class TrainContext:
     precision: str
     config: TrainConfig
     pretrained_names: set[str]
+    total_steps: int = 0  # optimizer steps of the run (known before setup)
     wrapped: Optional[torch.nn.Module] = None  # DDP wrapper when distributed
     optimizer: Optional[torch.optim.Optimizer] = None
     step: int = 0
@@ -274,7 +276,10 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     if cfg.dropout is not None:
         set_dropout(model, cfg.dropout)
     data = Encoded.build(examples, tokenizer, cfg.max_length)
-    ctx = TrainContext(model, tokenizer, task, data, device, precision, cfg, pretrained_names)
+    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    per_epoch_rank = max(1, per_epoch // world)
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch_rank))
+    ctx = TrainContext(model, tokenizer, task, data, device, precision, cfg, pretrained_names, total_steps=total)
     rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
     method.setup(ctx)
@@ -285,9 +290,6 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
         ctx.wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                               find_unused_parameters=True)
 
-    per_epoch = math.ceil(len(examples) / cfg.batch_size)
-    per_epoch_rank = max(1, per_epoch // world)
-    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch_rank))
     params = [p for p in model.parameters() if p.requires_grad]
     ctx.optimizer = optimizer = make_optimizer(params, cfg, device)
     scheduler = linear_schedule(optimizer, total, math.ceil(cfg.warmup_ratio * total))
