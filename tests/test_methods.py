@@ -62,28 +62,58 @@ def encoder_changes(weights, base):
 
 
 # -- Match-Tuning -----------------------------------------------------------------------------------
-def matched(mode="full", temperature=0.5, n=6, hidden=8):
+def matched(mode="full", temperature=0.5, n=6, hidden=8, ablation_mask="post-softmax"):
     torch.manual_seed(0)
-    module = MatchedLinear(torch.nn.Linear(hidden, 2), torch.nn.Linear(hidden, hidden), temperature, mode)
+    module = MatchedLinear(torch.nn.Linear(hidden, 2), torch.nn.Linear(hidden, hidden), temperature, mode, ablation_mask)
     module.labels = torch.tensor([0, 0, 1, 1, 1, 0][:n])
     return module, torch.randn(n, hidden)
 
 
-def test_matching_rows_are_distributions_and_ablations_mask_the_right_instances():
-    for mode in ("full", "positive", "negative"):
-        module, x = matched(mode)
+def test_ablations_mask_m_after_the_softmax_as_the_paper():
+    """§5.1: M ← A⊙M (positive) and M ← (1−A)⊙M (negative, self dropped), A_ij = [y_i = y_j]."""
+    full, x = matched("full")
+    m_full = full.matching(full.dense(x)).detach()
+    assert torch.allclose(m_full.sum(1), torch.ones(6), atol=1e-6) and (m_full > 0).all()
+    same = full.labels[:, None] == full.labels[None, :]
+    for mode, keep in (("positive", same), ("negative", ~same)):
+        module, _ = matched(mode)
+        m = module.matching(module.dense(x)).detach()
+        assert torch.equal(m, m_full * keep)  # the same softmax, then the 0/1 mask: nothing renormalised
+        assert (m.sum(1) < 1 - 1e-3).all()  # every row has other-label (resp. same-label) instances
+        s = module.stats
+        assert abs(float(s["m_self"] + s["m_positive"] + s["m_negative"]) - float(m.sum(1).mean())) < 1e-6
+    negative, _ = matched("negative")
+    m = negative.matching(negative.dense(x)).detach()
+    assert m.diagonal().abs().max() == 0 and float(negative.stats["m_positive"]) == 0
+
+
+def test_negative_ablation_row_without_other_labels_is_zero_not_nan():
+    module, x = matched("negative")
+    module.labels = torch.tensor([0, 0, 0, 0, 0, 1])  # rows 0-4 have one other-label instance, row 5 five
+    module.train()
+    out = module(x)
+    assert torch.isfinite(out).all()
+    module.labels = torch.zeros(6, dtype=torch.long)  # no other-label instance at all: z = 0, logits = bias
+    out = module(x)
+    assert torch.isfinite(out).all() and torch.allclose(out, module.head.bias.expand(6, 2))
+
+
+def test_pre_softmax_ablation_mask_keeps_rows_convex_with_the_diagonal():
+    for mode in ("positive", "negative"):
+        module, x = matched(mode, ablation_mask="pre-softmax")
         m = module.matching(module.dense(x)).detach()
         assert torch.allclose(m.sum(1), torch.ones(6), atol=1e-6)
         same = module.labels[:, None] == module.labels[None, :]
         off = ~torch.eye(6, dtype=torch.bool)
         if mode == "positive":
             assert m[~same].abs().max() == 0 and m[same & off].min() > 0
-        elif mode == "negative":
-            assert m[same & off].abs().max() == 0 and m[~same].min() > 0
         else:
-            assert (m > 0).all()
-        s = module.stats
-        assert abs(float(s["m_self"] + s["m_positive"] + s["m_negative"]) - 1) < 1e-5
+            assert m[same & off].abs().max() == 0 and m[~same].min() > 0 and m.diagonal().min() > 0
+    assert build_method("match-tuning-negative").hparams["ablation_mask"] == "post-softmax"
+    with pytest.raises(RBMError, match="ablation-mask must be one of"):
+        build_method("match-tuning-positive", {"ablation_mask": "after"})
+    with pytest.raises(RBMError, match="do not apply"):
+        build_method("match-tuning", {"ablation_mask": "pre-softmax"})
 
 
 def test_match_tuning_is_training_only_and_folds_exactly():
@@ -226,6 +256,7 @@ def test_r3f_adds_kl_on_noised_token_embeddings(tmp_path, sst2):
     ctx = SimpleNamespace(model=SimpleNamespace(get_input_embeddings=lambda: model), forward=forward)
     extra = method.extra_loss(ctx, {"input_ids": ids}, logits)
     assert len(calls) == 1 and (calls[0] - model(ids)).abs().max() <= 1e-5
+    assert not calls[0].requires_grad  # fairseq: noise on detached embeddings, no gradient into the table
     assert float(extra) == pytest.approx(float(symmetric_kl(torch.tensor([[0.1, 0.0]]), logits)))
     with pytest.raises(RBMError, match="classification"):
         method.check_task(SimpleNamespace(is_regression=True, name="stsb"))
@@ -257,3 +288,52 @@ def test_composition_runs_every_hook(tmp_path, sst2):
     with pytest.raises(RBMError, match="do not apply"):
         build_method("match-tuning", {"reserve_p": 0.3})
     assert isinstance(build_method("vanilla"), Method)
+
+
+# -- closer to the official code (issue 8, item 7) ----------------------------------------------------
+def test_mixout_mask_is_one_draw_per_input_column():
+    """Official Mixout: noise[0].bernoulli_(1 − p) repeated over the rows — a column is mixed as a whole."""
+    from robustbench_match.training.methods.mixout import mixout
+
+    torch.manual_seed(0)
+    w, w0 = torch.ones(64, 2000), torch.zeros(64, 2000)
+    out = mixout(w, w0, 0.7)  # (B·1 + (1 − B)·0) / (1 − p) = B / 0.3, B per column
+    assert float(out.std(dim=0).max()) == 0  # every row of a column got the same draw
+    assert torch.unique(out).tolist() == [0.0, pytest.approx(1 / 0.3)]
+    assert abs(float((out[0] > 0).float().mean()) - 0.3) < 0.04
+
+
+def test_child_tuning_d_fisher_clips_each_tensor_gradient_before_squaring():
+    from robustbench_match.training.methods.child_tuning import ChildTuningD
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x, y = torch.randn(5, 4) * 50, torch.tensor([0, 1, 2, 0, 1])  # large inputs: weight gradient norm ≫ 1
+    ctx = SimpleNamespace(model=model, config=SimpleNamespace(seed=1, max_grad_norm=1.0),
+                          batches=lambda rng: iter([{"x": x, "labels": y}] * 2),
+                          forward=lambda batch: model(batch["x"]),
+                          per_example_loss=lambda logits, labels: torch.nn.functional.cross_entropy(logits, labels,
+                                                                                                    reduction="none"))
+    named = dict(model.named_parameters())
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    raw = {n: p.grad.clone() for n, p in named.items()}
+    assert raw["weight"].norm() > 1.5
+    fisher = ChildTuningD.fisher(ctx, named)
+    for n, g in raw.items():  # per tensor: g · min(1, 1/‖g‖), squared; two identical batches / 2
+        clipped = g * min(1.0, 1.0 / float(g.norm()))
+        assert torch.allclose(fisher[n], clipped ** 2, rtol=1e-5, atol=1e-9), n
+    assert float(fisher["weight"].sum()) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_recadam_warns_in_one_line_when_the_run_is_shorter_than_t0(caplog):
+    model = torch.nn.Linear(2, 2)
+    ctx = SimpleNamespace(model=model, pretrained={}, total_steps=40)
+    with caplog.at_level("WARNING"):
+        build_method("recadam").setup(ctx)
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 1 and "40 optimizer steps, fewer than anneal_t0 = 250" in lines[0] and "\n" not in lines[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        build_method("recadam", {"anneal_t0": 30.0}).setup(ctx)
+    assert not caplog.records

@@ -5,11 +5,16 @@ AdamW update (here: after clipping).
 
 * ChildTuning-F (task-free): a fresh Bernoulli(p) mask every step on every trainable parameter,
   scaled by 1/p so the expected gradient is unchanged.
-* ChildTuning-D (task-driven): Fisher information (squared gradients of the task loss, summed
-  over one pass of the training set in the run's batches, divided by the number of batches) for
-  the encoder-layer parameters; the top-p fraction of them (one threshold over all layers) is
-  kept, the rest never change. The mask is fixed and not rescaled. Embeddings and the head are
-  not masked.
+* ChildTuning-D (task-driven): Fisher information of the encoder-layer parameters, as the
+  official ``calculate_fisher``: for each batch of one pass over the training set (the run's
+  batch size, its own seeded order), backpropagate the mean task loss, clip *each parameter
+  tensor's* gradient to L2 norm ≤ ``max_grad_norm`` on its own
+  (``clip_grad_norm_(param, max_grad_norm)`` per tensor, not one global norm), and add grad²/N
+  (N = number of batches). The top-p fraction of entries (one threshold over all layers; the
+  official code takes ``np.percentile(F, 100(1−p))`` and keeps F ≥ it, we keep the round(p·size)
+  largest — the same set up to ties) is kept, the rest never change. The mask is fixed and not
+  rescaled. Embeddings and the head are not masked (the official code masks names containing
+  ``layer``, i.e. the encoder layers). With ``--max-grad-norm 0`` nothing is clipped.
 """
 from __future__ import annotations
 
@@ -54,10 +59,10 @@ class ChildTuningD(Method):
 
     @staticmethod
     def fisher(ctx, named: dict[str, torch.nn.Parameter]) -> dict[str, torch.Tensor]:
-        """Mean squared batch gradient of the task loss, one pass over the training set."""
+        """Mean squared per-tensor-clipped batch gradient of the task loss, one pass over the training set."""
         sums = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in named.items()}
         rng = np.random.default_rng(ctx.config.seed + 7919)  # its own stream: training order unchanged
-        batches = 0
+        batches, clip = 0, ctx.config.max_grad_norm
         ctx.model.train()
         for batch in ctx.batches(rng):
             ctx.model.zero_grad(set_to_none=True)
@@ -65,6 +70,8 @@ class ChildTuningD(Method):
             ctx.per_example_loss(logits, batch["labels"]).mean().backward()
             for n, p in named.items():
                 if p.grad is not None:
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(p, clip)  # per tensor, as the official code
                     sums[n] += p.grad.float() ** 2
             batches += 1
         ctx.model.zero_grad(set_to_none=True)

@@ -2,11 +2,18 @@
 Language Models").
 
 As in the authors' GLUE example: every ``nn.Linear`` becomes a MixLinear whose weight, in training,
-is mixout(W, W₀, p) = (B ⊙ W + (1 − B) ⊙ W₀ − p · W₀) / (1 − p) with B ~ Bernoulli(1 − p) per
-entry, W₀ the layer's weight at the start of fine-tuning (the pretrained weight; for the fresh
-classifier its initialisation); the bias is not mixed. Mixout replaces dropout, so every dropout
-of the model is set to 0. In eval mode the layer is the plain linear layer, so export swaps the
-original ``nn.Linear`` modules (sharing the trained parameters) back in.
+is mixout(W, W₀, p) = (B ⊙ W + (1 − B) ⊙ W₀ − p · W₀) / (1 − p), W₀ the layer's weight at the start
+of fine-tuning (the pretrained weight; for the fresh classifier its initialisation); the bias is not
+mixed. As in the official ``Mixout`` function, B is drawn once per *input column* and step — one
+Bernoulli(1 − p) value per input feature, shared by every output row (``noise[0].bernoulli_(1 − p)``
+repeated over the rows) — so an input feature's weights are all swapped for their pretrained values
+together, like dropout on that input. Mixout replaces dropout, so every dropout of the model is set
+to 0. In eval mode the layer is the plain linear layer, so export swaps the original ``nn.Linear``
+modules (sharing the trained parameters) back in.
+
+Where it still differs: the official backward returns grad · B, without the 1/(1 − p) of the
+forward; we let autograd differentiate the forward (grad · B / (1 − p)). Under Adam a constant
+gradient scale only acts through ε and gradient clipping, so we keep the exact derivative.
 """
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from .match_tuning import set_submodule
 
 
 def mixout(weight: torch.Tensor, target: torch.Tensor, p: float) -> torch.Tensor:
-    keep = torch.bernoulli(torch.full_like(weight, 1.0 - p))
+    """One Bernoulli(1 − p) draw per input column (the last dimension), shared by all rows."""
+    keep = torch.bernoulli(torch.full_like(weight[..., :1, :] if weight.dim() > 1 else weight, 1.0 - p))
     return (keep * weight + (1.0 - keep) * target - p * target) / (1.0 - p)
 
 

@@ -3,7 +3,14 @@
 As in the authors' fairseq ``sentence_prediction_r3f`` criterion: sample noise (uniform in
 [−eps, eps], or normal with std eps) on the token embeddings, run the model again on the noised
 embeddings, and add λ · symmetric KL(clean ‖ noised) — summed over classes, averaged over the
-batch, gradients through both passes — to the task loss. Classification only.
+batch — to the task loss. Classification only.
+
+Gradients: fairseq noises ``token_embeddings.detach().clone()``, so the noised pass sends no
+gradient into the embedding table (the word-embedding lookup); it does reach every layer above it
+(position/segment embeddings and LayerNorm included, which HF adds inside the model as fairseq does)
+and, through the clean logits, the clean pass. We do the same.
+Where it still differs: fairseq's clean pass also runs on the looked-up token embeddings; ours
+runs on ``input_ids`` (the same lookup, so the same values and gradients).
 """
 from __future__ import annotations
 
@@ -39,7 +46,8 @@ class R3F(Method):
 
     def extra_loss(self, ctx, batch, logits):
         embed = ctx.model.get_input_embeddings()
-        clean = embed(batch["input_ids"])
+        with torch.no_grad():  # fairseq: token_embeddings.detach().clone() + noise
+            clean = embed(batch["input_ids"])
         noised = clean + embedding_noise(clean, self.hparams["r3f_eps"], self.hparams["noise_type"])
         noised_logits = ctx.forward(batch, inputs_embeds=noised)
         return self.hparams["r3f_lambda"] * symmetric_kl(noised_logits, logits)

@@ -5,15 +5,19 @@ As in the authors' ``RecAdam`` optimizer: at optimizer step t, with
 loaded from the pretrained model moves by λ(t) × its Adam update and is then pulled toward its
 pretrained value θ* by lr · (1 − λ(t)) · coef · (θ − θ*). Parameters new to the task (the head)
 take the plain Adam update. We apply it around torch's AdamW (weight decay 0), which leaves
-Adam's moment estimates exactly as RecAdam's.
+Adam's moment estimates exactly as RecAdam's. A run shorter than t0 never gets past the
+pull-dominated phase (λ < 1/2 throughout); setup warns (one line) when that is the case.
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 
 from .base import Method, Param
+
+log = logging.getLogger(__name__)
 
 
 def anneal(kind: str, step: int, k: float, t0: float) -> float:
@@ -39,6 +43,12 @@ class RecAdam(Method):
         self.named = {n: p for n, p in ctx.model.named_parameters() if n in self.targets and p.requires_grad}
         self.before: dict[str, torch.Tensor] = {}
         self.last_lambda = 0.0
+        total, t0 = getattr(ctx, "total_steps", 0), self.hparams["anneal_t0"]
+        if total and total < t0:
+            h = self.hparams
+            log.warning("recadam: the run has %d optimizer steps, fewer than anneal_t0 = %g, so λ(t) ends at %.3f "
+                        "and the pull toward the pretrained weights dominates throughout; lower --anneal-t0",
+                        total, t0, anneal(h["anneal_fun"], total, h["anneal_k"], t0))
 
     def before_optimizer_step(self, ctx) -> None:
         self.before = {n: p.detach().clone() for n, p in self.named.items()}
