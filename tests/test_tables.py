@@ -44,7 +44,10 @@ def test_markdown_numbers(records):
     assert f.loc["match-tuning", "Avg"] == f"{np.mean([60, 74]):.2f}*"
     assert f.loc["match-tuning", "Δ"] == f"{np.mean([60, 74]) - 60:+.2f}"
     md = render([spec], "markdown")
-    assert "**74.00 ± 1.00 (75.00)**" in md and "Method |" in md
+    # three seeds cannot make any difference significant: nothing is bold, and the note says why
+    assert "**" not in md and "Method |" in md and not spec.bold.to_numpy().any()
+    assert "with n=3 seeds the exact test cannot go below p = 0.25" in spec.note.lower()
+    assert f.loc["vanilla", "MNLI-m"] == "60.00 (n=1)" and "Seeds: n = 3 per value unless it says (n=k)" in spec.note
 
 
 def test_baseline_option_and_unknown_baseline(records):
@@ -59,7 +62,8 @@ def test_csv_and_latex_structure(records):
     csv = render(specs, "csv").splitlines()
     assert csv[0].startswith("method,table,CoLA") and len(csv) == 3
     tex = render(specs, "latex")
-    assert r"\begin{tabular}{lrrrrrr}" in tex and r"\textbf{" in tex and r"$\pm$" in tex and "_" not in tex.replace(r"\_", "")
+    assert r"\begin{tabular}{lrrrrrr}" in tex and r"$\pm$" in tex and "_" not in tex.replace(r"\_", "")
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex and r"\hline" not in tex
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt-get install texlive-latex-base)")
@@ -80,3 +84,128 @@ def test_rbm_table_cli(records, tmp_path, capsys):
     assert "match-tuning" in capsys.readouterr().out
     assert main(["table", str(tmp_path / "nothing")]) == 1
     assert "no results.jsonl" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- issue 8: tables that cannot overclaim
+
+ADV_SST2 = 148  # examples in AdvGLUE dev advSST-2
+
+
+def _adv(model, seed, correct, degenerate=False, majority=76):
+    """An advglue record as `rbm run` writes it (schema of results/*/results.jsonl), built by hand."""
+    acc = correct / ADV_SST2
+    return {"schema": 1, "key": f"advglue|{model}|sst2|adversarial|{seed}", "suite": "advglue", "suite_version": 1,
+            "evaluator": "advglue", "layout": "advglue", "model": model, "task": "sst2", "eval_set": "sst2",
+            "condition": "adversarial", "seed": seed, "metrics": {"accuracy": acc, "advglue_score": acc},
+            "main_metric": "advglue_score", "higher_is_better": {"accuracy": True, "advglue_score": True},
+            "n_examples": ADV_SST2, "degenerate": degenerate,
+            "details": {"prediction_share": 1.0 if degenerate else 0.55, "majority_score": majority / ADV_SST2,
+                        "majority_share": majority / ADV_SST2}}
+
+
+@pytest.fixture
+def issue_case():
+    """Issue 8's case: `other` is 7 examples (4.73 points) below `vanilla` on every seed; `constant` predicts
+    one class and scores higher (48.65)."""
+    return ([_adv("vanilla", s, 64) for s in (1, 2, 3)] + [_adv("other", s, 57) for s in (1, 2, 3)]
+            + [_adv("constant", s, 72, degenerate=True) for s in (1, 2, 3)])
+
+
+def test_issue_case_rbm_table(issue_case, tmp_path, capsys):
+    store = ResultStore(tmp_path)
+    for r in issue_case:
+        store.put(r)
+    assert main(["table", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (spec,) = tables_for(issue_case)
+    f = spec.frame
+    assert f.loc["other", "Δ"] == "\u22124.73" and f.loc["other", "p"] == "0.250 (n=3)"  # not significant
+    assert f.loc["constant", "Avg"] == "48.65 ± 0.00 (48.65)†" and f.loc["constant", "advSST-2"] == "48.65†"
+    assert f.loc["constant", "Δ"] == "+5.41†" and f.loc["constant", "p"].endswith("†")
+    assert not spec.bold.to_numpy().any() and "**" not in out  # nothing bold
+    assert " 0.250 (n=3) |" in out and "48.65 ± 0.00 (48.65)†" in out
+    assert "With n=3 seeds the exact test cannot go below p = 0.25" in out
+    assert "† a degenerate model among the seeds: ≥ 95 % of its predictions in one class" in out
+    assert "constant / Avg: 3 of 3 seeds" in out and "<0.001" not in out
+
+
+def test_majority_row(issue_case, tmp_path, capsys):
+    store = ResultStore(tmp_path)
+    for r in issue_case:
+        store.put(r)
+    assert main(["table", str(tmp_path), "--majority-row"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "majority class" in line and line.startswith("|"))
+    assert f"{76 / ADV_SST2 * 100:.2f}" == "51.35" and row.count("51.35") == 2  # advSST-2 and Avg
+    assert "most frequent label" in out
+    # records from before the guard have no majority score: one line, not a traceback
+    old = tmp_path / "old"
+    store = ResultStore(old)
+    for r in issue_case:
+        store.put({**r, "details": {}})
+    assert main(["table", str(old), "--majority-row"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "details.majority_score" in err[0]
+
+
+def test_nan_seeds_are_shown_with_n():
+    recs = [_rec("a", "stsb", "stsb", s, v, "spearmanr") for s, v in ((1, 0.80), (2, 0.82), (3, float("nan")))]
+    recs += [_rec("b", "stsb", "stsb", s, float("nan"), "spearmanr") for s in (1, 2, 3)]
+    (spec,) = tables_for(recs)
+    assert spec.frame.loc["a", "STS-B"] == "81.00 ± 1.41 (82.00) (n=2 of 3; 1 NaN)"
+    assert spec.frame.loc["b", "STS-B"] == "NaN (n=3)"
+    assert spec.frame.loc["b", "Avg"] == "NaN*" and "NaN: the stored metric is undefined" in spec.note
+    md = render([spec], "markdown")
+    assert "nan" not in md.replace("NaN", "") and "+nan" not in md.lower()
+
+
+def test_negative_numbers_use_a_true_minus(records):
+    recs = [dict(r, metrics={k: -v for k, v in r["metrics"].items()}) if r["model"] == "match-tuning" else r
+            for r in records]
+    (spec,) = tables_for(recs)
+    assert spec.frame.loc["match-tuning", "RTE"].startswith("\u221274.00 ± 1.00 (\u221273.00)")
+    assert spec.frame.loc["match-tuning", "Δ"].startswith("\u2212")
+    assert "-" not in "".join(spec.frame.loc["match-tuning"])
+
+
+def test_latex_options_and_flag_errors(records, tmp_path, capsys):
+    store = ResultStore(tmp_path)
+    for r in records:
+        store.put(dict(r, model=r["model"].replace("-", "_")))
+    assert main(["table", str(tmp_path), "--format", "latex", "--caption", "Our 50% & #1 run", "--label", "tab:glue"]) == 0
+    out = capsys.readouterr().out
+    assert r"\caption{Our 50\% \& \#1 run. Metric" in out and r"\label{tab:glue}" in out and "match\\_tuning" in out
+    assert main(["table", str(tmp_path), "--format", "latex", "--latex-fragment"]) == 0
+    frag = capsys.readouterr().out
+    assert frag.lstrip().startswith("% ") and r"\begin{table}" not in frag and r"\documentclass" not in frag
+    assert r"\begin{tabular}" in frag and r"\toprule" in frag
+    for bad, what in ((["--format", "markdown", "--standalone"], "--standalone: only with --format latex"),
+                      (["--format", "latex", "--standalone", "--latex-fragment"], "choose one"),
+                      (["--format", "latex", "--latex-fragment", "--caption", "x"], "not with --latex-fragment"),
+                      (["--format", "latex", "--label", "tab 1"], "--label 'tab 1'")):
+        assert main(["table", str(tmp_path), *bad]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and what in err[0], err
+
+
+def test_degradation_plot_marks_degenerate_points_and_the_majority_line(tmp_path):
+    from robustbench_match.reports.degradation_plot import curves, majority_lines, plot_degradation
+
+    recs = []
+    for seed in (1, 2, 3):
+        for cond, acc in (("clean", 0.70), ("noise-10", 0.64)):
+            for model, shift in (("vanilla", 0.0), ("constant", -0.1)):
+                value = float("nan") if (model, cond, seed) == ("vanilla", "noise-10", 3) else acc + shift + 0.01 * seed
+                recs.append({"suite": "ln", "evaluator": "label-noise", "layout": "label-noise", "model": model,
+                             "task": "rte", "eval_set": "rte", "condition": cond, "seed": seed,
+                             "metrics": {"accuracy": value}, "main_metric": "accuracy",
+                             "degenerate": model == "constant" and cond == "noise-10",
+                             "details": {"majority_score": 0.527}})
+    lines = curves(recs, "label-noise")
+    clean, noisy = lines["rte"]["vanilla"]
+    assert (noisy.n, noisy.n_total) == (2, 3) and noisy.mean == pytest.approx(65.5)  # the NaN seed is counted
+    assert clean.sd == pytest.approx(1.0) and clean.n_degenerate == 0
+    assert [p.n_degenerate for p in lines["rte"]["constant"]] == [0, 3]
+    assert majority_lines(recs, "label-noise") == {"rte": pytest.approx(52.7), "Avg": pytest.approx(52.7)}
+    files = plot_degradation(recs, tmp_path, formats=("png",))
+    assert [f.name for f in files] == ["degradation_ln.png"] and files[0].stat().st_size > 1000

@@ -1,14 +1,13 @@
 """Table layout for the ``textattack`` suite: one table per recipe; rows are checkpoints and, per
 eval set, clean accuracy on the attacked sample, accuracy under attack, their drop and the attack
-success rate (×100; mean ± sd (max) over seeds where several)."""
+success rate (×100; mean ± sd (max) over seeds where several); n, †
+and bold as every table (:class:`~robustbench_match.reports.layouts.TableBuilder`)."""
 from __future__ import annotations
 
 from typing import Optional
 
-import pandas as pd
-
 from ..tasks import eval_set_display, get_task
-from .layouts import SeedStats, TableSpec, bold_best, eval_set_order, pick_baseline
+from .layouts import Cell, TableBuilder, TableSpec, eval_set_order, majority_score, pick_baseline
 
 COLUMNS = (("original_accuracy", "clean", True), ("accuracy_under_attack", "attacked", True),
            ("accuracy_drop", "drop", False), ("attack_success_rate", "success", False))
@@ -37,28 +36,24 @@ def _recipe_table(records: list[dict], recipe: str, baseline: Optional[str]) -> 
     base = pick_baseline(rows, baseline)
     rows = [base] + [r for r in rows if r != base] if base else rows
     columns = [f"{eval_set_display(get_task(t), e)} {label}" for e, t in sets for _, label, _ in COLUMNS]
-    text = pd.DataFrame("–", index=rows, columns=columns, dtype=object)
-    values = pd.DataFrame(index=rows, columns=columns, dtype=float)
-    for row in rows:
-        for eval_set, task in sets:
-            group = [r for r in records if attack_row(r) == row and r["eval_set"] == eval_set]
-            for metric, label, _ in COLUMNS:
-                stats = SeedStats.of(r["metrics"].get(metric, float("nan")) for r in group)
-                col = f"{eval_set_display(get_task(task), eval_set)} {label}"
-                text.loc[row, col] = stats.text()
-                values.loc[row, col] = stats.mean
-    bold = pd.DataFrame(False, index=rows, columns=columns)
-    for metric, label, higher in COLUMNS:
-        cols = [c for c in columns if c.endswith(f" {label}")]
-        bold[cols] = bold_best(values[cols], higher_is_better=higher)
+    table = TableBuilder(f"{', '.join(sorted({r['suite'] for r in records}))}: {recipe}", rows, columns)
+    for eval_set, task in sets:
+        on_set = [r for r in records if r["eval_set"] == eval_set]
+        for metric, label, higher in COLUMNS:
+            col = f"{eval_set_display(get_task(task), eval_set)} {label}"
+            for row in rows:
+                group = [r for r in on_set if attack_row(r) == row]
+                if group:
+                    table.cell(row, col, Cell.of(group, lambda r, m=metric: r["metrics"].get(m)), higher)
+            if any(r.get("main_metric") == metric for r in on_set):
+                table.majority[col] = majority_score(on_set)
     n = sorted({int(r.get("n_examples") or 0) for r in records})
     budgets = sorted({str(r.get("details", {}).get("query_budget") or "unlimited") for r in records})
     note = (f"TextAttack {recipe} on {', '.join(map(str, n))} dev examples per eval set (same seeded sample for every "
             f"checkpoint), query budget {', '.join(budgets)}. Accuracy ×100: clean = on the attacked sample, "
             f"attacked = under attack, drop = clean − attacked (lower is more robust), success = attack success "
-            f"rate (lower is more robust).")
-    return TableSpec(title=f"{', '.join(sorted({r['suite'] for r in records}))}: {recipe}", frame=text, bold=bold,
-                     note=note)
+            f"rate (lower is more robust)")
+    return table.build(note)
 
 
 def attack_layout(records: list[dict], baseline: Optional[str] = None) -> list[TableSpec]:

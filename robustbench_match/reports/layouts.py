@@ -2,55 +2,298 @@
 its layout, so `rbm table` draws every suite in the paper's form for it.
 
 A layout is ``(records, baseline) -> list[TableSpec]``; rendering to Markdown/LaTeX/CSV is shared.
+
+Why a :class:`TableBuilder` between the two: a table must not claim more than its seeds show. Every
+layout hands its cells (a score per seed, with each seed's degenerate flag) to one builder, which alone
+decides what is printed around them — n, NaN, the † of a one-class model, which value (if any) is
+bold, and the footnotes that say so — so that no layout can bold a degenerate model or a difference
+that three seeds cannot establish.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Optional
 
 import numpy as np
 import pandas as pd
 
+from ..metrics import DEGENERATE_SHARE
 from ..registry import Registry
+from ..stats import PairedTest, Summary, format_p, paired_test, summarize
 from ..tasks import GLUE_TASKS, TASKS, eval_set_display, get_task
+
+DAGGER = "†"
+MINUS = "\u2212"  # a true minus sign; LaTeX gets $-$, Markdown shows it as typeset
+ALPHA = 0.05  # significance level of the bolding rule
+MAJORITY_ROW = "majority class"
+DAGGER_NOTE = (f"{DAGGER} a degenerate model among the seeds: ≥ {DEGENERATE_SHARE * 100:g} % of its predictions in "
+               "one class (regression: a near-constant output); such a value, and any Avg, Δ or p computed from it, "
+               "is never bold or ranked")
+BOLD_NOTE = (f"Bold: the best value of a column among non-degenerate rows, only where it beats the next one with "
+             f"p < {ALPHA:g} (exact paired sign-flip test over the seeds both share); otherwise nothing is bold")
+NAN_NOTE = ("NaN: the stored metric is undefined for that seed; a mean over the other seeds says "
+            "(n=k of N; j NaN), and a cell with no finite seed prints NaN (n=N)")
+MAJORITY_NOTE = (f"Row '{MAJORITY_ROW}': the score of always predicting the eval set's most frequent label "
+                 "(details.majority_score of the records), a floor every real model should clear")
 
 
 @dataclass
 class TableSpec:
     title: str
     frame: pd.DataFrame  # display strings; index = row labels
-    bold: Optional[pd.DataFrame] = None  # same shape, True where the value is the best in its column
+    bold: Optional[pd.DataFrame] = None  # same shape, True where a value is significantly the best of its column
     note: str = ""
+    #: display strings of the "majority class" reference row (``rbm table --majority-row``), by column
+    majority: Optional[dict[str, str]] = None
 
 
 Layout = Callable[[list[dict], Optional[str]], list[TableSpec]]
 LAYOUTS: Registry[Layout] = Registry("table layout")
 
 
+# ---------------------------------------------------------------------------- numbers and cells
+
+
+def num(value: Optional[float], digits: int = 2, sign: bool = False) -> str:
+    """A number as tables print it: ``NaN`` for NaN, ``–`` for none, a true minus sign, no ``-0.00``."""
+    if value is None:
+        return "–"
+    if not math.isfinite(value):
+        return "NaN"
+    if abs(value) < 0.5 * 10 ** -digits:
+        value = 0.0
+    return (f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}").replace("-", MINUS)
+
+
+def is_degenerate(record: dict) -> bool:
+    """The record's guard flag (records written before the guard count as not degenerate)."""
+    return bool(record.get("degenerate"))
+
+
+def main_value(record: dict) -> float:
+    value = record["metrics"].get(record["main_metric"])
+    return float("nan") if value is None else float(value)
+
+
 @dataclass
-class SeedStats:
-    mean: float
-    sd: float
-    max: float
-    n: int
+class Cell:
+    """One value of a table over seeds: each seed's score (NaN kept, never dropped) and whether that
+    seed's model was degenerate. Seeds pair cells for the exact sign-flip test."""
+
+    values: dict[Hashable, float] = field(default_factory=dict)
+    degenerate: dict[Hashable, bool] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> "SeedStats":
-        arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-        if arr.size == 0:
-            return cls(float("nan"), float("nan"), float("nan"), 0)
-        sd = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        return cls(float(arr.mean()), sd, float(arr.max()), int(arr.size))
+    def of(cls, records: list[dict], value: Callable[[dict], Optional[float]] = main_value) -> "Cell":
+        cell = cls()
+        for r in records:
+            cell.add(r.get("seed"), value(r), is_degenerate(r))
+        return cell
 
-    def text(self, scale: float = 100.0, digits: int = 2) -> str:
-        """``mean`` for one seed; ``mean ± sd (max)`` over several, as the paper's mean (max)."""
-        if self.n == 0:
+    def add(self, seed: Hashable, value: Optional[float], degenerate: bool = False) -> None:
+        key = seed
+        while key in self.values:  # a repeated seed (e.g. two unseeded checkpoints) is its own sample
+            key = (key, len(self.values))
+        self.values[key] = float("nan") if value is None else float(value)
+        self.degenerate[key] = bool(degenerate)
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(list(self.values.values()))
+
+    @property
+    def n_total(self) -> int:
+        return len(self.values)
+
+    @property
+    def n_degenerate(self) -> int:
+        return sum(self.degenerate.values())
+
+    @property
+    def mean(self) -> float:
+        return self.summary.mean
+
+    def finite(self) -> dict[Hashable, float]:
+        return {s: v for s, v in self.values.items() if math.isfinite(v)}
+
+    def text(self, scale: float = 100.0, digits: int = 2, show_n: bool = False, spread: bool = True) -> str:
+        """``mean`` for one seed, ``mean ± sd (max)`` over several (the paper's mean (max)); ``NaN (n=3)``
+        when no seed is finite, ``(n=2 of 3; 1 NaN)`` when some are not; ``†`` when a seed is degenerate."""
+        s = self.summary
+        if self.n_total == 0:
             return "–"
-        m = f"{self.mean * scale:.{digits}f}"
-        if self.n == 1:
-            return m
-        return f"{m} ± {self.sd * scale:.{digits}f} ({self.max * scale:.{digits}f})"
+        if s.n == 0:
+            out = f"NaN (n={self.n_total})"
+        else:
+            out = num(s.mean * scale, digits)
+            if s.n > 1 and spread:
+                out += f" ± {num(s.sd * scale, digits)} ({num(s.max * scale, digits)})"
+            if s.n_nan:
+                out += f" (n={s.n} of {self.n_total}; {s.n_nan} NaN)"
+            elif show_n:
+                out += f" (n={s.n})"
+        return out + (DAGGER if self.n_degenerate else "")
+
+
+def seed_average(cells: list[Cell]) -> Cell:
+    """Per seed, the mean over ``cells`` (one per task) — only seeds that every cell has; a seed whose
+    score is NaN in any cell stays NaN (counted, not dropped), and is degenerate if any of its models is."""
+    out = Cell()
+    if not cells or any(c.n_total == 0 for c in cells):
+        return out
+    seeds = set.intersection(*(set(c.values) for c in cells))
+    for s in sorted(seeds, key=lambda x: (x is None, str(x))):
+        out.add(s, float(np.mean([c.values[s] for c in cells])), any(c.degenerate[s] for c in cells))
+    return out
+
+
+def paired(a: Cell, b: Cell) -> PairedTest:
+    """The exact paired sign-flip test of ``a`` vs ``b`` over the seeds both have."""
+    common = sorted(set(a.values) & set(b.values), key=lambda s: (s is None, str(s)))
+    return paired_test([a.values[s] for s in common], [b.values[s] for s in common])
+
+
+def majority_score(records: list[dict], key: str = "majority_score") -> Optional[float]:
+    """``details.majority_score`` of records on one eval set (the same for every model; None if absent)."""
+    values = [r.get("details", {}).get(key) for r in records]
+    values = [float(v) for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+# ---------------------------------------------------------------------------- the builder
+
+
+@dataclass
+class _Text:
+    text: str
+    n: Optional[int] = None  # seeds behind the value, shown when it differs from the table's usual n
+    degenerate: bool = False
+
+
+class TableBuilder:
+    """Collects one table's cells and turns them into a :class:`TableSpec` that cannot overclaim.
+
+    * n (seeds) is printed for every cell: once in the footnote where the whole table shares it,
+      else ``(n=k)`` in each cell that differs; NaN seeds are printed, never averaged away.
+    * ``†`` follows every value with a degenerate seed (and every Δ/p/Avg made from one); the footnote
+      says what it means and which cells have how many such seeds. Those values are never bold.
+    * Bold marks only the best non-degenerate value of a ranked column, and only where the exact paired
+      test against the runner-up gives p < 0.05; a one-row table bolds nothing.
+    * Where n is too small for any p < 0.05 (2/2ⁿ ≥ 0.05), the footnote says so.
+    """
+
+    def __init__(self, title: str, rows: list[str], columns: list[str], scale: float = 100.0, digits: int = 2):
+        self.title, self.rows, self.columns = title, list(rows), list(columns)
+        self.scale, self.digits = scale, digits
+        self._cells: dict[tuple[str, str], tuple[Cell, bool]] = {}
+        self._text: dict[tuple[str, str], _Text] = {}
+        self._rank: dict[str, tuple[bool, dict[str, Cell]]] = {}
+        self._tests: list[PairedTest] = []
+        self.majority: dict[str, Optional[float]] = {}
+
+    # -- filling
+    def cell(self, row: str, col: str, cell: Cell, higher_is_better: Optional[bool] = True,
+             spread: bool = True) -> None:
+        """Show ``cell`` (mean ± sd (max)); rank it for bold unless ``higher_is_better`` is None."""
+        self._cells[(row, col)] = (cell, spread)
+        if higher_is_better is not None:
+            self.rank(col, row, cell, higher_is_better)
+
+    def put(self, row: str, col: str, text: str, n: Optional[int] = None, degenerate: bool = False) -> None:
+        """A derived value (Avg with an arrow, Δ, a CI) shown as given; ``†`` added when ``degenerate``."""
+        self._text[(row, col)] = _Text(text, n, degenerate)
+
+    def rank(self, col: str, row: str, cell: Cell, higher_is_better: bool = True) -> None:
+        """Let ``row``'s ``cell`` compete for bold in ``col`` (its seeds pair it with the runner-up)."""
+        self._rank.setdefault(col, (higher_is_better, {}))[1][row] = cell
+
+    def p_text(self, a: Cell, b: Cell) -> str:
+        """``0.250 (n=3)``: the exact paired test of ``a`` vs ``b``; ``†`` if either has a degenerate seed."""
+        test = paired(a, b)
+        if test.n == 0:
+            return "–"
+        self._tests.append(test)
+        return f"{format_p(test.p_value)} (n={test.n})" + (DAGGER if a.n_degenerate or b.n_degenerate else "")
+
+    # -- output
+    def usual_n(self) -> Optional[int]:
+        counts = Counter(c.n_total for c, _ in self._cells.values() if c.n_total)
+        counts.update(t.n for t in self._text.values() if t.n)
+        return counts.most_common(1)[0][0] if counts else None
+
+    def _bold(self) -> pd.DataFrame:
+        bold = pd.DataFrame(False, index=self.rows, columns=self.columns)
+        for col, (higher, cells) in self._rank.items():
+            ok = {r: c for r, c in cells.items() if not c.n_degenerate and math.isfinite(c.mean)}
+            if len(ok) < 2 or col not in bold.columns:
+                continue
+            order = sorted(ok, key=lambda r: ok[r].mean, reverse=higher)
+            best, second = order[0], order[1]
+            if ok[best].mean == ok[second].mean:
+                continue
+            test = paired(ok[best], ok[second])
+            if test.n >= 2:
+                self._tests.append(test)
+            if math.isfinite(test.p_value) and test.p_value < ALPHA:
+                bold.loc[best, col] = True
+        return bold
+
+    def build(self, note: str = "") -> TableSpec:
+        usual = self.usual_n()
+        frame = pd.DataFrame("–", index=self.rows, columns=self.columns, dtype=object)
+        for (row, col), (cell, spread) in self._cells.items():
+            frame.loc[row, col] = cell.text(self.scale, self.digits, show_n=cell.n_total != usual, spread=spread)
+        for (row, col), t in self._text.items():
+            text = t.text + (f" (n={t.n})" if t.n is not None and t.n != usual else "")
+            frame.loc[row, col] = text + (DAGGER if t.degenerate and not text.endswith(DAGGER) else "")
+        bold = self._bold()
+        notes = [note] if note else []
+        if usual is not None:
+            notes.append(f"Seeds: n = {usual} per value"
+                         + (" unless it says (n=k)" if self._n_varies(usual) else ""))
+        if any(c.summary.n_nan for c, _ in self._cells.values()):
+            notes.append(NAN_NOTE)
+        notes.extend(self._dagger_notes(frame))
+        if self._rank and len(self.rows) > 1:
+            notes.append(BOLD_NOTE)
+        notes.extend(self._min_p_notes())
+        majority = None
+        if any(v is not None for v in self.majority.values()):
+            majority = {c: num(None if v is None else v * self.scale, self.digits) for c, v in self.majority.items()}
+        text = ". ".join(n.rstrip(".") for n in notes) + "."
+        return TableSpec(self.title, frame, bold, text, majority)
+
+    def has(self, col: str) -> bool:
+        """Whether any derived value was put in ``col`` (a layout drops an empty p column and its note)."""
+        return any(c == col and t.text != "–" for (_, c), t in self._text.items())
+
+    def _n_varies(self, usual: int) -> bool:
+        return (any(c.n_total not in (0, usual) for c, _ in self._cells.values())
+                or any(t.n not in (None, usual) for t in self._text.values()))
+
+    def _dagger_notes(self, frame: pd.DataFrame) -> list[str]:
+        own = [(r, c, cell) for (r, c), (cell, _) in self._cells.items() if cell.n_degenerate]
+        shown = any(str(v).endswith(DAGGER) or DAGGER + " " in str(v) for v in frame.to_numpy().ravel())
+        if not own and not shown:
+            return []
+        listed = [f"{r} / {c}: {cell.n_degenerate} of {cell.n_total} seeds" for r, c, cell in own[:8]]
+        if len(own) > 8:
+            listed.append(f"{len(own) - 8} more")
+        return [DAGGER_NOTE + (f" (degenerate seeds: {'; '.join(listed)})" if listed else "")]
+
+    def _min_p_notes(self) -> list[str]:
+        small = sorted({t.n for t in self._tests if t.n >= 2 and not (t.min_p < ALPHA)})
+        if not small:
+            return []
+        need = next(n for n in range(2, 64) if 2.0 / 2 ** n < ALPHA)
+        parts = [f"{'with' if i else 'With'} n={n} seeds the exact test cannot go below p = {2.0 / 2 ** n:.3g}"
+                 for i, n in enumerate(small)]
+        return ["; ".join(parts) + f", so no difference here can reach p < {ALPHA:g} (that takes n ≥ {need} seeds)"]
+
+
+# ---------------------------------------------------------------------------- shared helpers
 
 
 def eval_set_order(eval_set: str, task: str) -> tuple[int, str]:
@@ -64,26 +307,6 @@ def row_label(record: dict) -> str:
     return record["model"] if cond == "clean" else f"{record['model']} [{cond}]"
 
 
-def main_value(record: dict) -> float:
-    value = record["metrics"].get(record["main_metric"])
-    return float("nan") if value is None else float(value)
-
-
-def pivot_seeds(records: list[dict], value: Callable[[dict], float] = main_value,
-                row: Callable[[dict], str] = row_label) -> dict[tuple[str, str], SeedStats]:
-    """(row, eval set) → statistics over seeds."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for r in records:
-        groups.setdefault((row(r), r["eval_set"]), []).append(value(r))
-    return {k: SeedStats.of(v) for k, v in groups.items()}
-
-
-def bold_best(frame_values: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
-    """True where a numeric cell equals its column's best (ties all bold)."""
-    best = frame_values.max() if higher_is_better else frame_values.min()
-    return frame_values.eq(best) & frame_values.notna()
-
-
 def pick_baseline(rows: list[str], baseline: Optional[str]) -> Optional[str]:
     if baseline:
         if baseline not in rows:
@@ -94,34 +317,71 @@ def pick_baseline(rows: list[str], baseline: Optional[str]) -> Optional[str]:
     return "vanilla" if "vanilla" in rows else (rows[0] if rows else None)
 
 
+def higher_is_better(records: list[dict], metric: Optional[str] = None) -> bool:
+    """The direction the records store for ``metric`` (default: their main metric); higher when unknown."""
+    for r in records:
+        name = metric or r.get("main_metric")
+        value = (r.get("higher_is_better") or {}).get(name)
+        if value is not None:
+            return bool(value)
+    return True
+
+
 def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
-    """Table 1 of the paper: checkpoints × tasks (main metric), Avg and Δ vs the baseline row."""
+    """Table 1 of the paper: checkpoints × tasks (main metric), Avg, Δ vs the baseline row and its p."""
     sets = sorted({(r["eval_set"], r["task"]) for r in records}, key=lambda x: eval_set_order(*x))
     columns = [eval_set_display(get_task(t), e) for e, t in sets]
-    stats = pivot_seeds(records)
     rows = sorted({row_label(r) for r in records})
     base = pick_baseline(rows, baseline)
     rows = [base] + [r for r in rows if r != base] if base else rows
-    means = pd.DataFrame(index=rows, columns=columns, dtype=float)
-    text = pd.DataFrame(index=rows, columns=columns, dtype=object)
-    for (row, eval_set), st in stats.items():
-        task = next(t for e, t in sets if e == eval_set)
-        col = eval_set_display(get_task(task), eval_set)
-        means.loc[row, col] = st.mean * 100
-        text.loc[row, col] = st.text()
-    text = text.fillna("–")
-    avg = means.mean(axis=1, skipna=True)
-    complete = means.notna().all(axis=1)
-    text["Avg"] = [f"{a:.2f}" + ("" if c else "*") for a, c in zip(avg, complete)]
-    means["Avg"] = avg
+    cells = {(row, e): Cell.of([r for r in records if row_label(r) == row and r["eval_set"] == e])
+             for row in rows for e, _ in sets}
+    table = TableBuilder(_suite_title(records), rows, [*columns, "Avg", "Δ", "p"])
+    avg_cells: dict[str, Cell] = {}
+    avg: dict[str, float] = {}
+    incomplete = False
+    for row in rows:
+        mine = [cells[(row, e)] for e, _ in sets]
+        for (e, t), col, cell in zip(sets, columns, mine):
+            if cell.n_total:
+                table.cell(row, col, cell, higher_is_better([r for r in records if r["eval_set"] == e]))
+        means = [c.mean for c in mine if c.n_total and math.isfinite(c.mean)]
+        complete = len(means) == len(mine)
+        incomplete |= not complete
+        avg[row] = float(np.mean(means)) * 100 if means else float("nan")
+        degenerate = any(c.n_degenerate for c in mine)
+        table.put(row, "Avg", num(avg[row]) + ("" if complete else "*"), degenerate=degenerate)
+        avg_cells[row] = seed_average(mine)
+        if complete:  # only rows with every task compete on Avg
+            table.rank("Avg", row, avg_cells[row])
     if base is not None:
-        delta = avg - avg[base]
-        text["Δ"] = [f"{d:+.2f}" for d in delta]
-        means["Δ"] = delta
-    note = "* averaged over the tasks this row has." if not complete.all() else ""
+        base_degenerate = any(cells[(base, e)].n_degenerate for e, _ in sets)
+        for row in rows:
+            row_degenerate = any(cells[(row, e)].n_degenerate for e, _ in sets)
+            table.put(row, "Δ", num(avg[row] - avg[base], sign=True), degenerate=row_degenerate or base_degenerate)
+            if row != base:
+                table.put(row, "p", table.p_text(avg_cells[row], avg_cells[base]))
+    for (e, _), col in zip(sets, columns):
+        table.majority[col] = majority_score([r for r in records if r["eval_set"] == e])
+    if all(v is not None for v in table.majority.values()) and table.majority:
+        table.majority["Avg"] = float(np.mean([v for v in table.majority.values()]))
     metric_note = ", ".join(sorted({f"{eval_set_display(get_task(t), e)}: {get_task(t).main_metric}" for e, t in sets}))
-    note = " ".join(x for x in (f"Metric ×100 ({metric_note}); mean ± sd (max) over seeds where several.", note) if x)
-    return [TableSpec(title=_suite_title(records), frame=text, bold=bold_best(means), note=note)]
+    note = (f"Metric ×100 ({metric_note}); mean ± sd (max) over seeds where several. Avg: mean over tasks"
+            + ("; * averaged over the tasks this row has (missing or NaN cells left out)" if incomplete else "")
+            + f". Δ: Avg minus {base}'s"
+            + (f"; p: exact paired sign-flip test of the per-seed Avg vs {base} over the seeds both share (two-sided)"
+               if table.has("p") else ""))
+    spec = table.build(note)
+    return [_drop_empty(spec, "p")]
+
+
+def _drop_empty(spec: TableSpec, col: str) -> TableSpec:
+    """Drop a column that says nothing (every value ``–``), e.g. p with one seed."""
+    if col in spec.frame.columns and (spec.frame[col] == "–").all():
+        spec.frame = spec.frame.drop(columns=col)
+        if spec.bold is not None:
+            spec.bold = spec.bold.drop(columns=col)
+    return spec
 
 
 def _suite_title(records: list[dict]) -> str:

@@ -1,21 +1,23 @@
 """Table layouts of the robustness suites, in the paper's forms (Tables 2, 3, 5, 6) plus seed statistics.
 
 Every number is a stored metric ×100, averaged over seeds (``mean ± sd (max)`` where there are
-several). Where two methods share ≥2 seeds, a paired t-test across seeds (``robustbench_match.stats``)
-gives the p-value of the difference to the reference row, in its own column.
+several). Where two methods share seeds, the exact paired sign-flip test across seeds
+(``robustbench_match.stats.paired_test``) gives the p-value of the difference to the reference row, in
+its own column with its n. n, NaN seeds, ``†`` for degenerate models and bold are decided by
+:class:`~robustbench_match.reports.layouts.TableBuilder`, the same for every layout.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable, Optional
 
 import numpy as np
-import pandas as pd
 
 from ..conditions.base import parse_condition
 from ..evaluators.advglue import SUBSETS, official_score, subset_score
-from ..stats import format_p, paired_test
 from ..tasks import GLUE_TASKS, get_task
-from .layouts import SeedStats, TableSpec, bold_best, pick_baseline
+from .layouts import (DAGGER, Cell, TableBuilder, TableSpec, _drop_empty, higher_is_better, is_degenerate,
+                      majority_score, num, pick_baseline, seed_average)
 
 Value = Callable[[dict], float]
 
@@ -42,44 +44,41 @@ def ordered_tasks(records: Iterable[dict]) -> list[str]:
     return sorted(tasks, key=lambda t: (GLUE_TASKS.index(t) if t in GLUE_TASKS else 99, t))
 
 
-def by_seed(records: Iterable[dict], value: Value) -> dict[Optional[int], float]:
-    return {r.get("seed"): value(r) for r in records}
-
-
-def seed_means(per_task: dict[str, dict], tasks: list[str]) -> dict:
-    """Per seed, the mean over ``tasks`` of that seed's scores (only seeds that have every task)."""
-    seeds = set.intersection(*(set(per_task[t]) for t in tasks)) if tasks and all(t in per_task for t in tasks) else set()
-    return {s: float(np.mean([per_task[t][s] for t in tasks])) for s in seeds}
-
-
-def p_value(a: dict, b: dict) -> str:
-    """Paired t-test over the seeds two rows share (``–`` with fewer than two)."""
-    common = sorted(set(a) & set(b), key=lambda s: (s is None, s))
-    if len(common) < 2:
-        return "–"
-    return format_p(paired_test([a[s] for s in common], [b[s] for s in common]).p_value)
-
-
-def arrow(delta: float, digits: int = 2) -> str:
+def arrow(delta: Optional[float], digits: int = 2) -> str:
     """``(↑ 1.15)`` / ``(↓ 4.87)`` as the paper prints a difference; ``( - )`` for none."""
     if delta is None or not np.isfinite(delta):
         return "( - )"
-    return f"({'↑' if delta >= 0 else '↓'} {abs(delta):.{digits}f})"
+    return f"({'↑' if delta >= 0 else '↓'} {num(abs(delta), digits)})"
 
 
-def pct(value: float, digits: int = 2) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value * 100:.{digits}f}"
+def pct(value: Optional[float], digits: int = 2) -> str:
+    """A 0..1 value ×100; ``NaN`` for NaN, ``–`` for none."""
+    return num(None if value is None else value * 100, digits)
 
 
 def condition_ratio(condition: str) -> float:
     return parse_condition(condition)[1]
 
 
+def _by_column(records: list[dict], column: Callable[[dict], str]) -> dict[str, Optional[float]]:
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        out.setdefault(column(r), []).append(r)
+    return {c: majority_score(rs) for c, rs in out.items()}
+
+
+def _with_avg(majority: dict[str, Optional[float]], columns: list[str]) -> dict[str, Optional[float]]:
+    values = [majority.get(c) for c in columns]
+    if values and all(v is not None for v in values):
+        majority["Avg"] = float(np.mean(values))
+    return majority
+
+
 # ---------------------------------------------------------------------------- Tables 3 and 5
 
 
 def condition_blocks(records: list[dict], baseline: Optional[str], value: Value, title: str,
-                     reference: str) -> list[TableSpec]:
+                     reference: str, metric_name: Optional[str] = None) -> list[TableSpec]:
     """One table per condition (clean first, then by ratio): methods × tasks + Avg with a delta.
 
     ``reference="clean"``: Avg's delta is the drop from the same method's clean Avg (Table 3).
@@ -87,41 +86,43 @@ def condition_blocks(records: list[dict], baseline: Optional[str], value: Value,
     """
     tasks = ordered_tasks(records)
     methods, base = ordered_methods(records, baseline)
-    cells: dict[tuple[str, str, str], dict] = {}
+    cells: dict[tuple[str, str, str], Cell] = {}
     for r in records:
-        cells.setdefault((r["model"], r["condition"], r["task"]), {})[r.get("seed")] = value(r)
+        cells.setdefault((r["model"], r["condition"], r["task"]), Cell()).add(r.get("seed"), value(r), is_degenerate(r))
     conditions = sorted({r["condition"] for r in records}, key=condition_ratio)
-    avg = {(m, c): seed_means({t: cells.get((m, c, t), {}) for t in tasks}, tasks)
-           for m in methods for c in conditions}
+    avg = {(m, c): seed_average([cells.get((m, c, t), Cell()) for t in tasks]) for m in methods for c in conditions}
     columns = [get_task(t).display for t in tasks]
+    majority = _with_avg(_by_column(records, lambda r: get_task(r["task"]).display), columns)
+    higher = higher_is_better(records, metric_name)
     specs = []
     for cond in conditions:
         rows = [m for m in methods if any((m, cond, t) in cells for t in tasks)]
-        text = pd.DataFrame(index=rows, columns=[*columns, "Avg", "p"], dtype=object)
-        means = pd.DataFrame(index=rows, columns=[*columns, "Avg"], dtype=float)
+        label = "clean" if cond == "clean" else f"{condition_ratio(cond) * 100:g} %"
+        table = TableBuilder(f"{title} — {label}", rows, [*columns, "Avg", "p"])
         for m in rows:
             for t, col in zip(tasks, columns):
-                st = SeedStats.of(cells.get((m, cond, t), {}).values())
-                text.loc[m, col], means.loc[m, col] = st.text(), st.mean * 100
-            mean_avg = _mean(avg[(m, cond)])
+                if (m, cond, t) in cells:
+                    table.cell(m, col, cells[(m, cond, t)], higher)
+            mine = avg[(m, cond)]
             ref = avg.get((m, "clean")) if reference == "clean" else avg.get((base, cond))
             is_ref = (reference == "clean" and cond == "clean") or (reference == "baseline" and m == base)
-            delta = float("nan") if is_ref or not ref else (mean_avg - _mean(ref)) * 100
-            text.loc[m, "Avg"] = f"{pct(mean_avg)} {arrow(delta)}" if not is_ref or reference == "baseline" else pct(mean_avg)
-            means.loc[m, "Avg"] = mean_avg * 100
-            text.loc[m, "p"] = "–" if is_ref or not ref else p_value(avg[(m, cond)], ref)
-        if (text["p"] == "–").all():
-            text = text.drop(columns="p")
-        label = "clean" if cond == "clean" else f"{condition_ratio(cond) * 100:g} %"
+            has_ref = not is_ref and ref is not None and ref.n_total > 0
+            delta = (mine.mean - ref.mean) * 100 if has_ref else float("nan")
+            dagger = DAGGER if mine.n_degenerate or (has_ref and ref.n_degenerate) else ""
+            shown = pct(mine.mean) if mine.n_total else "–"
+            text = f"{shown}{dagger} {arrow(delta)}" if not is_ref or reference == "baseline" else f"{shown}{dagger}"
+            table.put(m, "Avg", text, n=mine.n_total or None)
+            if mine.n_total:
+                table.rank("Avg", m, mine, higher)
+            if has_ref and mine.n_total:
+                table.put(m, "p", table.p_text(mine, ref))
+        table.majority = dict(majority)
         vs = "the same method's clean Avg" if reference == "clean" else f"{base}"
-        note = (f"Avg: mean over tasks (seeds with every task), ×100; arrows: difference to {vs}. "
-                f"p: paired t-test across seeds of the per-seed Avg vs {vs}. mean ± sd (max) over seeds.")
-        specs.append(TableSpec(f"{title} — {label}", text.fillna("–"), bold_best(means), note))
+        note = (f"Avg: mean over tasks per seed (seeds with every task), ×100; arrows: difference to {vs}. "
+                + (f"p: exact paired sign-flip test across seeds of the per-seed Avg vs {vs} (two-sided). "
+                   if table.has("p") else "") + "mean ± sd (max) over seeds")
+        specs.append(_drop_empty(table.build(note), "p"))
     return specs
-
-
-def _mean(per_seed: dict) -> float:
-    return float(np.mean(list(per_seed.values()))) if per_seed else float("nan")
 
 
 def label_noise_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
@@ -132,7 +133,7 @@ def label_noise_layout(records: list[dict], baseline: Optional[str]) -> list[Tab
 def minority_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
     """Table 5: per reduction ratio, accuracy on dev rows labelled 1, Avg (↑/↓ vs the baseline)."""
     return condition_blocks(records, baseline, metric("minority_accuracy"),
-                            "Minority class (accuracy on dev rows labelled 1)", "baseline")
+                            "Minority class (accuracy on dev rows labelled 1)", "baseline", "minority_accuracy")
 
 
 # ---------------------------------------------------------------------------- Table 2
@@ -141,28 +142,37 @@ _ADV_COLUMNS = [("advSST-2", ["sst2"]), ("advMNLI (m/mm)", ["mnli-m", "mnli-mm"]
                 ("advQNLI", ["qnli"]), ("advQQP (acc/F1)", ["qqp"])]
 
 
-def _official_by_seed(records: list[dict]) -> dict:
-    """Per seed, the official AdvGLUE score of one model's records (over the subsets it has)."""
+def _official_by_seed(records: list[dict]) -> Cell:
+    """Per seed, the official AdvGLUE score of one model's records (over the subsets it has); a seed is
+    degenerate when any of its subsets' models is."""
     seeds: dict = {}
+    flags: dict = {}
     for r in records:
         seeds.setdefault(r.get("seed"), {})[r["eval_set"]] = r["metrics"]
-    return {s: official_score(sets)[0] for s, sets in seeds.items()}
+        flags[r.get("seed")] = flags.get(r.get("seed"), False) or is_degenerate(r)
+    cell = Cell()
+    for s, sets in seeds.items():
+        with np.errstate(all="ignore"):
+            cell.add(s, official_score(sets)[0], flags[s])
+    return cell
 
 
-def _adv_cell(records: list[dict], eval_sets: list[str]) -> tuple[str, float]:
-    """The paper's form of one column: accuracy, ``m/mm`` for MNLI, ``acc/F1`` for QQP."""
-    parts, scores = [], []
+def _adv_cell(records: list[dict], eval_sets: list[str]) -> tuple[str, Cell]:
+    """The paper's form of one column — accuracy, ``m/mm`` for MNLI, ``acc/F1`` for QQP, means over
+    seeds, NaN seeds counted — and the column's per-seed AdvGLUE score (for ranking and p)."""
+    parts, per_set, n_nan = [], [], 0
     for eval_set in eval_sets:
         mine = [r for r in records if r["eval_set"] == eval_set]
         if not mine:
             parts.append("–")
             continue
-        acc = SeedStats.of(r["metrics"]["accuracy"] for r in mine)
-        parts.append(pct(acc.mean))
-        if eval_set == "qqp":
-            parts.append(pct(SeedStats.of(r["metrics"].get("f1") for r in mine).mean))
-        scores.append(np.mean([subset_score(SUBSETS[eval_set][0], r["metrics"]) for r in mine]))
-    return "/".join(parts), (float(np.mean(scores)) * 100 if scores else float("nan"))
+        shown = [Cell.of(mine, metric("accuracy"))] + ([Cell.of(mine, metric("f1"))] if eval_set == "qqp" else [])
+        parts.extend(pct(c.mean) for c in shown)
+        n_nan = max([n_nan, *(c.summary.n_nan for c in shown)])
+        per_set.append(Cell.of(mine, lambda r: subset_score(SUBSETS[r["eval_set"]][0], r["metrics"])))
+    score = seed_average(per_set) if per_set else Cell()
+    text = "/".join(parts) + (f" ({n_nan} of {score.n_total} seeds NaN)" if n_nan else "")
+    return text + (DAGGER if score.n_degenerate else ""), score
 
 
 def advglue_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
@@ -180,34 +190,39 @@ def advglue_layout(records: list[dict], baseline: Optional[str]) -> list[TableSp
 def _advglue_table(adv: list[dict], baseline: Optional[str]) -> TableSpec:
     methods, base = ordered_methods(adv, baseline)
     cols = [c for c, sets in _ADV_COLUMNS if any(r["eval_set"] in sets for r in adv)]
-    text = pd.DataFrame(index=methods, columns=[*cols, "Avg", "Δ", "p"], dtype=object)
-    means = pd.DataFrame(index=methods, columns=[*cols, "Avg", "Δ"], dtype=float)
+    table = TableBuilder("AdvGLUE dev (adversarial)", methods, [*cols, "Avg", "Δ", "p"])
     official = {m: _official_by_seed([r for r in adv if r["model"] == m]) for m in methods}
     for m in methods:
         mine = [r for r in adv if r["model"] == m]
         for col, sets in _ADV_COLUMNS:
             if col in cols:
-                text.loc[m, col], means.loc[m, col] = _adv_cell(mine, sets)
-        st = SeedStats.of(official[m].values())
-        text.loc[m, "Avg"], means.loc[m, "Avg"] = st.text(), st.mean * 100
-        delta = (st.mean - _mean(official[base])) * 100
-        text.loc[m, "Δ"], means.loc[m, "Δ"] = f"{delta:+.2f}", delta
-        text.loc[m, "p"] = "–" if m == base else p_value(official[m], official[base])
-    if (text["p"] == "–").all():
-        text = text.drop(columns="p")
+                text, score = _adv_cell(mine, sets)
+                table.put(m, col, text, n=score.n_total or None)
+                if score.n_total:
+                    table.rank(col, m, score)
+        table.cell(m, "Avg", official[m])
+        delta = (official[m].mean - official[base].mean) * 100
+        table.put(m, "Δ", num(delta, sign=True), degenerate=bool(official[m].n_degenerate or official[base].n_degenerate))
+        if m != base:
+            table.put(m, "p", table.p_text(official[m], official[base]))
+    for col, sets in _ADV_COLUMNS:
+        if col in cols:
+            table.majority[col] = majority_score([r for r in adv if r["eval_set"] in sets])
+    table.majority = _with_avg(table.majority, cols)
     tasks_seen = official_score({r["eval_set"]: r["metrics"] for r in adv})[1]
-    note = ("Accuracy ×100 (advQQP: accuracy/F1). Avg: the official AdvGLUE score — QQP counts as the mean of "
-            "accuracy and F1, MNLI m and mm are averaged into one task, then the mean over "
+    note = ("Accuracy ×100 (advQQP: accuracy/F1), mean over seeds. Avg: the official AdvGLUE score — QQP counts as "
+            "the mean of accuracy and F1, MNLI m and mm are averaged into one task, then the mean over "
             f"{len(tasks_seen)} task(s) ({', '.join(tasks_seen)}); mean ± sd (max) over seeds. "
-            f"Δ: vs {base}; p: paired t-test across seeds vs {base}.")
-    return TableSpec("AdvGLUE dev (adversarial)", text.fillna("–"), bold_best(means), note)
+            f"Δ: vs {base}" + (f"; p: exact paired sign-flip test across seeds of the Avg vs {base} (two-sided)"
+                               if table.has("p") else ""))
+    return _drop_empty(table.build(note), "p")
 
 
 def _clean_vs_adv_table(adv: list[dict], clean: list[dict], baseline: Optional[str]) -> TableSpec:
     methods, _ = ordered_methods(adv + clean, baseline)
     tasks = [t for t in ("sst2", "mnli", "rte", "qnli", "qqp") if any(SUBSETS[r["eval_set"]][0] == t for r in adv)]
     cols = [get_task(t).display for t in tasks]
-    text = pd.DataFrame(index=methods, columns=[*cols, "Avg"], dtype=object)
+    table = TableBuilder("AdvGLUE: clean GLUE dev vs adversarial", methods, [*cols, "Avg"])
     for m in methods:
         pairs = {}
         for t, col in zip(tasks, cols):
@@ -215,20 +230,34 @@ def _clean_vs_adv_table(adv: list[dict], clean: list[dict], baseline: Optional[s
             a = _adv_cell([r for r in adv if r["model"] == m], sets)[1]
             c = _adv_cell([r for r in clean if r["model"] == m], sets)[1]
             pairs[t] = (c, a)
-            text.loc[m, col] = _drop_text(c, a)
-        both = [t for t, (c, a) in pairs.items() if np.isfinite(c) and np.isfinite(a)]
-        text.loc[m, "Avg"] = (_drop_text(np.mean([pairs[t][0] for t in both]), np.mean([pairs[t][1] for t in both]))
-                              + ("" if len(both) == len(tasks) else "*")) if both else "–"
+            table.put(m, col, _drop_text(c, a), n=a.n_total or None, degenerate=bool(c.n_degenerate or a.n_degenerate))
+        both = [t for t, (c, a) in pairs.items() if c.n_total and a.n_total and np.isfinite(c.mean) and np.isfinite(a.mean)]
+        if both:
+            c_avg = float(np.mean([pairs[t][0].mean for t in both])) * 100
+            a_avg = float(np.mean([pairs[t][1].mean for t in both])) * 100
+            degenerate = any(pairs[t][0].n_degenerate or pairs[t][1].n_degenerate for t in both)
+            table.put(m, "Avg", _drop_values(c_avg, a_avg) + ("" if len(both) == len(tasks) else "*"),
+                      degenerate=degenerate)
     note = ("clean → adversarial (↓ drop), AdvGLUE scoring on both (accuracy; QQP mean of accuracy and F1; MNLI m/mm "
             "averaged), ×100, mean over seeds. Clean = GLUE dev of the same checkpoint. "
-            "* Avg over the tasks with both scores.")
-    return TableSpec("AdvGLUE: clean GLUE dev vs adversarial", text.fillna("–"), None, note)
+            "* Avg over the tasks with both scores")
+    spec = table.build(note)
+    spec.bold = None
+    return spec
 
 
-def _drop_text(clean: float, adv: float) -> str:
-    if not (np.isfinite(clean) and np.isfinite(adv)):
-        return "–" if not np.isfinite(adv) else f"– → {adv:.2f}"
-    return f"{clean:.2f} → {adv:.2f} ({'↓' if clean >= adv else '↑'} {abs(clean - adv):.2f})"
+def _drop_text(clean: Cell, adv: Cell) -> str:
+    if not adv.n_total:
+        return "–"
+    if not clean.n_total:
+        return f"– → {pct(adv.mean)}"
+    if not (np.isfinite(clean.mean) and np.isfinite(adv.mean)):
+        return f"{pct(clean.mean)} → {pct(adv.mean)}"
+    return _drop_values(clean.mean * 100, adv.mean * 100)
+
+
+def _drop_values(clean: float, adv: float) -> str:
+    return f"{num(clean)} → {num(adv)} ({'↓' if clean >= adv else '↑'} {num(abs(clean - adv))})"
 
 
 # ---------------------------------------------------------------------------- Table 6
@@ -250,7 +279,7 @@ def counterpart(method: str, methods: list[str]) -> Optional[str]:
 
 def groups_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
     """Table 6 per eval set: Avg / worst-group accuracy (↑/↓ vs the method without MT) with the worst
-    group's bootstrap CI; then each group's accuracy and size."""
+    group's 95 % interval; then each group's accuracy (with its interval at one seed) and size."""
     specs = []
     for eval_set in sorted({r["eval_set"] for r in records}):
         mine = [r for r in records if r["eval_set"] == eval_set]
@@ -259,37 +288,50 @@ def groups_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpe
     return specs
 
 
+def _interval_kind(records: list[dict]) -> str:
+    """How the stored intervals were made, as the records say: an exact (or Wilson) interval per group
+    since issue 8, a stratified bootstrap in older records."""
+    details = records[0].get("details", {})
+    interval = details.get("interval") or {}
+    if interval.get("method"):
+        return f"{interval['method']} {float(interval.get('level', 0.95)) * 100:g} % interval"
+    boot = details.get("bootstrap") or {}
+    return f"stratified-bootstrap interval ({boot.get('n')} resamples within groups, seed {boot.get('seed')})"
+
+
 def _groups_summary(records: list[dict], baseline: Optional[str], eval_set: str) -> TableSpec:
     methods, _ = ordered_methods(records, baseline)
     per = {m: [r for r in records if r["model"] == m] for m in methods}
-    avg = {m: by_seed(per[m], metric("accuracy")) for m in methods}
-    worst = {m: by_seed(per[m], metric("worst_group_accuracy")) for m in methods}
+    avg = {m: Cell.of(per[m], metric("accuracy")) for m in methods}
+    worst = {m: Cell.of(per[m], metric("worst_group_accuracy")) for m in methods}
     cols = ["Avg Acc", "Worst-group Acc", "95 % CI (worst)", "p (worst)"]
-    text = pd.DataFrame(index=methods, columns=cols, dtype=object)
-    means = pd.DataFrame(index=methods, columns=cols[:2], dtype=float)
+    display = "MNLI-m" if eval_set == "mnli-m" else "MNLI-mm" if eval_set == "mnli-mm" else eval_set
+    table = TableBuilder(f"Group robustness, {display}", methods, cols, digits=1)
     for m in methods:
         ref = counterpart(m, methods)
         for col, values in (("Avg Acc", avg), ("Worst-group Acc", worst)):
-            mean = _mean(values[m])
-            delta = (mean - _mean(values[ref])) * 100 if ref else float("nan")
-            text.loc[m, col] = f"{pct(mean, 1)} {arrow(delta, 1)}"
-            means.loc[m, col] = mean * 100
+            mine = values[m]
+            delta = (mine.mean - values[ref].mean) * 100 if ref else float("nan")
+            dagger = DAGGER if mine.n_degenerate or (ref and values[ref].n_degenerate) else ""
+            table.put(m, col, f"{pct(mine.mean, 1)}{dagger} {arrow(delta, 1)}", n=mine.n_total or None)
+            table.rank(col, m, mine)
         if len(per[m]) == 1:
             met = per[m][0]["metrics"]
-            text.loc[m, "95 % CI (worst)"] = f"[{pct(met.get('worst_group_ci_low'), 1)}, {pct(met.get('worst_group_ci_high'), 1)}]"
+            table.put(m, "95 % CI (worst)",
+                      f"[{pct(met.get('worst_group_ci_low'), 1)}, {pct(met.get('worst_group_ci_high'), 1)}]")
         else:
-            text.loc[m, "95 % CI (worst)"] = "sd " + f"{SeedStats.of(worst[m].values()).sd * 100:.1f}"
-        text.loc[m, "p (worst)"] = p_value(worst[m], worst[ref]) if ref else "–"
-    if (text["p (worst)"] == "–").all():
-        text = text.drop(columns="p (worst)")
+            table.put(m, "95 % CI (worst)", "sd " + num(worst[m].summary.sd * 100, 1))
+        if ref:
+            table.put(m, "p (worst)", table.p_text(worst[m], worst[ref]))
+    table.majority = {"Avg Acc": majority_score(records, "majority_share"),
+                      "Worst-group Acc": majority_score(records)}
     words = records[0].get("details", {}).get("words")
-    boot = records[0].get("details", {}).get("bootstrap", {})
     note = (f"Accuracy ×100, mean over seeds. Groups: label × hypothesis contains one of {words}. "
             "Arrows: difference to the same method without Match-Tuning (`( - )` for rows without one). "
-            f"CI: stratified bootstrap over examples within groups ({boot.get('n')} resamples, seed "
-            f"{boot.get('seed')}); with several seeds, the sd over seeds instead.")
-    display = "MNLI-m" if eval_set == "mnli-m" else "MNLI-mm" if eval_set == "mnli-mm" else eval_set
-    return TableSpec(f"Group robustness, {display}", text.fillna("–"), bold_best(means), note)
+            f"CI: the worst group's {_interval_kind(records)}; with several seeds, the sd over seeds instead"
+            + (". p: exact paired sign-flip test across seeds of the worst-group accuracy (two-sided)"
+               if table.has("p (worst)") else ""))
+    return _drop_empty(table.build(note), "p (worst)")
 
 
 def _groups_detail(records: list[dict], baseline: Optional[str], eval_set: str) -> TableSpec:
@@ -297,14 +339,26 @@ def _groups_detail(records: list[dict], baseline: Optional[str], eval_set: str) 
     names = [g["name"] for g in records[0]["details"]["groups"]]
     sizes = {g["name"]: g["size"] for g in records[0]["details"]["groups"]}
     cols = [f"{n} (n={sizes[n]})" for n in names]
-    text = pd.DataFrame(index=methods, columns=cols, dtype=object)
-    means = pd.DataFrame(index=methods, columns=cols, dtype=float)
-    for m in methods:
-        for n, col in zip(names, cols):
-            values = [next(g["accuracy"] for g in r["details"]["groups"] if g["name"] == n)
-                      for r in records if r["model"] == m]
-            st = SeedStats.of(values)
-            text.loc[m, col], means.loc[m, col] = st.text(digits=1), st.mean * 100
     display = "MNLI-m" if eval_set == "mnli-m" else "MNLI-mm" if eval_set == "mnli-mm" else eval_set
-    return TableSpec(f"Per-group accuracy, {display}", text.fillna("–"), bold_best(means),
-                     "Accuracy ×100 per group (label/negation), group sizes in the header.")
+    table = TableBuilder(f"Per-group accuracy, {display}", methods, cols, digits=1)
+    with_ci = False
+    for m in methods:
+        mine = [r for r in records if r["model"] == m]
+        for n, col in zip(names, cols):
+            cell = Cell()
+            for r in mine:
+                group = next(g for g in r["details"]["groups"] if g["name"] == n)
+                cell.add(r.get("seed"), group.get("accuracy"), is_degenerate(r))
+            table.rank(col, m, cell)
+            group = next(g for g in mine[0]["details"]["groups"] if g["name"] == n)
+            low, high = group.get("ci_low"), group.get("ci_high")
+            if len(mine) == 1 and low is not None and high is not None and math.isfinite(cell.mean):
+                with_ci = True
+                table.put(m, col, f"{pct(cell.mean, 1)} [{pct(low, 1)}, {pct(high, 1)}]", n=1,
+                          degenerate=bool(cell.n_degenerate))
+            else:
+                table.cell(m, col, cell, higher_is_better=None)
+    note = "Accuracy ×100 per group (label/negation), group sizes (examples) in the header"
+    if with_ci:
+        note += f"; [low, high]: the group's {_interval_kind(records)} (one seed)"
+    return table.build(note)

@@ -1,32 +1,74 @@
-"""Render TableSpecs as Markdown (tabulate), LaTeX (compiles with a bare texlive-latex-base) or CSV (pandas)."""
+"""Render TableSpecs as Markdown (tabulate), LaTeX (booktabs; compiled in CI) or CSV (pandas).
+
+LaTeX is pasted into papers, so every cell must print what it means under any font encoding: ``<``
+and ``>`` go into math (a bare ``<`` prints ``¡`` in OT1), a negative number gets a true minus
+(``$-$``), ``±``/arrows/``†`` become their math symbols, and user-provided names have ``_ % & # $ { }``
+escaped. Three shapes: a ``table`` float (caption, label), a bare ``tabular`` fragment for ``\\input``,
+or a standalone document whose preamble loads exactly the packages below.
+"""
 from __future__ import annotations
 
 import io
+import re
+from dataclasses import dataclass
 from typing import Optional
 
 import pandas as pd
 from tabulate import tabulate
 
 from ..errors import RBMError
-from .layouts import LAYOUTS, TableSpec
+from .layouts import LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, TableSpec
 
 FORMATS = ("markdown", "latex", "csv")
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "Δ": r"$\Delta$", "–": "--",
-                  "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "→": r"$\rightarrow$",
+                  "Δ": r"$\Delta$", "–": "--", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
+                  "−": r"$-$", "<": r"$<$", ">": r"$>$", "†": r"$^\dagger$", "·": r"$\cdot$", "≈": r"$\approx$",
+                  "|": r"$|$", "\u00a0": "~"}
+_LATEX_MAP = {**_LATEX_SPECIAL, **_LATEX_SYMBOLS}
+_HYPHEN_MINUS = re.compile(r"(?<![\w.)\]])-(?=\d)")  # "-4.7" (a number), not "model-2" or "noise-10"
+_LABEL = re.compile(r"[A-Za-z0-9:._/+-]+")
+
+#: the standalone preamble: exactly what the tables use, each for a reason
+LATEX_PACKAGES = (
+    ("cmap", None),  # before fontenc: the PDF's text maps back to Unicode (dashes, ligatures) when copied
+    ("fontenc", "T1"),  # \_ as a glyph (copyable from the PDF), not OT1's drawn rule
+    ("booktabs", None),  # \toprule \midrule \bottomrule
+    ("geometry", "margin=1cm,landscape"),  # wide tables (attack recipes × eval sets) fit the page
+)
 
 
 def latex_escape(text: str) -> str:
-    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-    for sym, rep in _LATEX_SYMBOLS.items():
-        out = out.replace(sym, rep)
-    return out
+    """Text of a cell or a name, safe in LaTeX text mode under OT1 and T1 alike."""
+    text = _HYPHEN_MINUS.sub("\u2212", str(text))
+    return "".join(_LATEX_MAP.get(ch, ch) for ch in text)
 
 
-def tables_for(records: list[dict], baseline: Optional[str] = None, suite: Optional[str] = None) -> list[TableSpec]:
-    """One group of tables per suite in the records, each drawn with its evaluator's layout."""
+@dataclass
+class LatexOptions:
+    """How ``to_latex`` wraps the tabulars: a float (default), a bare fragment, or a whole document."""
+
+    standalone: bool = False
+    fragment: bool = False
+    caption: Optional[str] = None  # replaces each table's title in its caption (the notes still follow)
+    label: Optional[str] = None  # \label of the first table; further tables get -2, -3, …
+
+    def check(self) -> None:
+        if self.standalone and self.fragment:
+            raise RBMError("--standalone and --latex-fragment: choose one (a document, or a tabular to \\input)")
+        if self.fragment and (self.caption or self.label):
+            raise RBMError("--caption/--label: not with --latex-fragment (a bare tabular has no caption; "
+                           "put \\caption and \\label around your \\input)")
+        if self.label is not None and not _LABEL.fullmatch(self.label):
+            raise RBMError(f"--label {self.label!r}: expected letters, digits and : . _ / + - only (e.g. tab:advglue)")
+
+
+def tables_for(records: list[dict], baseline: Optional[str] = None, suite: Optional[str] = None,
+               majority_row: bool = False) -> list[TableSpec]:
+    """One group of tables per suite in the records, each drawn with its evaluator's layout; with
+    ``majority_row`` each table that has the records' majority-class scores gets that reference row."""
     if suite:
         records = [r for r in records if r["suite"] == suite]
         if not records:
@@ -38,55 +80,90 @@ def tables_for(records: list[dict], baseline: Optional[str] = None, suite: Optio
         group = [r for r in records if r["suite"] == name]
         layout = LAYOUTS.get(group[0].get("layout") or "tasks")
         specs.extend(layout(group, baseline))
+    if majority_row:
+        if not any(s.majority for s in specs):
+            raise RBMError("--majority-row: no record stores details.majority_score (results written before the "
+                           "degenerate-model guard; re-run them with this version)")
+        specs = [add_majority_row(s) for s in specs]
     return specs
 
 
-def _marked(spec: TableSpec, mark) -> pd.DataFrame:
+def add_majority_row(spec: TableSpec) -> TableSpec:
+    """Append the "majority class" reference row (never bold, never ranked) where the spec has one."""
+    if not spec.majority:
+        return spec
     frame = spec.frame.copy()
+    frame.loc[MAJORITY_ROW] = [spec.majority.get(c, "–") for c in frame.columns]
+    bold = None
     if spec.bold is not None:
+        bold = spec.bold.copy()
+        bold.loc[MAJORITY_ROW] = False
+    note = spec.note.rstrip(".") + ". " + MAJORITY_NOTE + "."
+    return TableSpec(spec.title, frame, bold, note, spec.majority)
+
+
+def _marked(frame: pd.DataFrame, bold: Optional[pd.DataFrame], mark) -> pd.DataFrame:
+    frame = frame.copy()
+    if bold is not None:
         for col in frame.columns:
-            if col in spec.bold.columns:
-                for row in frame.index:
-                    flag = spec.bold.loc[row, col] if row in spec.bold.index else False
+            if col in bold.columns:
+                for i, row in enumerate(frame.index):
+                    flag = bold.iloc[i][col] if i < len(bold.index) else False
                     if bool(flag) and flag == flag:
-                        frame.loc[row, col] = mark(frame.loc[row, col])
+                        frame.iloc[i, frame.columns.get_loc(col)] = mark(frame.iloc[i][col])
     return frame
 
 
 def to_markdown(specs: list[TableSpec]) -> str:
     parts = []
     for spec in specs:
-        frame = _marked(spec, lambda v: f"**{v}**")
+        frame = _marked(spec.frame, spec.bold, lambda v: f"**{v}**")
         body = tabulate(frame, headers=["Method", *frame.columns], tablefmt="github", stralign="right",
                         showindex=True, disable_numparse=True)
         parts.append(f"### {spec.title}\n\n{body}\n" + (f"\n{spec.note}\n" if spec.note else ""))
     return "\n".join(parts)
 
 
-def to_latex(specs: list[TableSpec], standalone: bool = False) -> str:
-    """Plain LaTeX tables (no extra packages beyond amssymb/geometry); with ``standalone`` a complete document that pdflatex compiles."""
+def _tabular(spec: TableSpec) -> str:
+    frame = spec.frame.map(latex_escape)
+    frame = _marked(frame, spec.bold, lambda v: rf"\textbf{{{v}}}")
+    header = " & ".join(["Method", *map(latex_escape, frame.columns)]) + r" \\"
+    lines = [rf"\begin{{tabular}}{{l{'r' * len(frame.columns)}}}", r"\toprule", header, r"\midrule"]
+    for label, row in zip(spec.frame.index, frame.values):
+        if label == MAJORITY_ROW:
+            lines.append(r"\midrule")
+        lines.append(" & ".join([latex_escape(label), *map(str, row)]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+def to_latex(specs: list[TableSpec], standalone: bool = False, options: Optional[LatexOptions] = None) -> str:
+    """booktabs tables: ``table`` floats with caption (title or ``options.caption``, then the notes) and
+    label; ``options.fragment``: bare tabulars (notes as comments); ``standalone``: a document that
+    pdflatex compiles with Debian's texlive-latex-base + texlive-latex-recommended."""
+    opts = options or LatexOptions(standalone=standalone)
+    opts.check()
     parts = []
-    for spec in specs:
-        frame = spec.frame.map(latex_escape)
-        frame.index = [latex_escape(i) for i in frame.index]
-        if spec.bold is not None:
-            bold = spec.bold.copy()
-            bold.index = frame.index
-            frame = _marked(TableSpec(spec.title, frame, bold), lambda v: rf"\textbf{{{v}}}")
-        header = " & ".join(["Method", *map(latex_escape, frame.columns)]) + r" \\"
-        rows = [" & ".join([str(i), *map(str, row)]) + r" \\" for i, row in zip(frame.index, frame.values)]
-        colspec = "l" + "r" * len(frame.columns)
-        caption = latex_escape(spec.title + (". " + spec.note if spec.note else ""))
-        parts.append("\n".join([
-            r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{colspec}}}", r"\hline",
-            header, r"\hline", *rows, r"\hline", r"\end{tabular}", rf"\caption{{{caption}}}",
-            r"\end{table}"]))
+    for i, spec in enumerate(specs):
+        tabular = _tabular(spec)
+        if opts.fragment:
+            comments = [f"% {spec.title}", *(f"% {line}" for line in spec.note.split(". ") if line)]
+            parts.append("\n".join([*comments, tabular]))
+            continue
+        title = opts.caption if opts.caption else spec.title
+        if opts.caption and len(specs) > 1:
+            title = f"{opts.caption} ({spec.title})"
+        caption = latex_escape(title.rstrip(".") + (". " + spec.note if spec.note else ""))
+        lines = [r"\begin{table}[t]", r"\centering", r"\small", tabular, rf"\caption{{{caption}}}"]
+        if opts.label:
+            lines.append(rf"\label{{{opts.label if i == 0 else f'{opts.label}-{i + 1}'}}}")
+        parts.append("\n".join([*lines, r"\end{table}"]))
     body = "\n\n".join(parts)
-    if not standalone:
+    if not opts.standalone:
         return body + "\n"
-    return "\n".join([r"\documentclass{article}", r"\usepackage[utf8]{inputenc}",
-                      r"\usepackage{amssymb}", r"\usepackage[margin=1cm,landscape]{geometry}",
-                      r"\begin{document}", body, r"\end{document}", ""])
+    preamble = [r"\documentclass{article}"]
+    preamble += [rf"\usepackage[{o}]{{{p}}}" if o else rf"\usepackage{{{p}}}" for p, o in LATEX_PACKAGES]
+    return "\n".join([*preamble, r"\begin{document}", body, r"\end{document}", ""])
 
 
 def to_csv(specs: list[TableSpec]) -> str:
@@ -102,12 +179,12 @@ def to_csv(specs: list[TableSpec]) -> str:
     return buf.getvalue()
 
 
-def render(specs: list[TableSpec], fmt: str, standalone: bool = False) -> str:
+def render(specs: list[TableSpec], fmt: str, standalone: bool = False,
+           latex: Optional[LatexOptions] = None) -> str:
     if fmt == "markdown":
         return to_markdown(specs)
     if fmt == "latex":
-        return to_latex(specs, standalone=standalone)
+        return to_latex(specs, standalone=standalone, options=latex)
     if fmt == "csv":
         return to_csv(specs)
     raise RBMError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
