@@ -274,7 +274,10 @@ class TableBuilder:
                 or any(t.n not in (None, usual) for t in self._text.values()))
 
     def _dagger_notes(self, frame: pd.DataFrame) -> list[str]:
-        own = [(r, c, cell) for (r, c), (cell, _) in self._cells.items() if cell.n_degenerate]
+        own = {(r, c): cell for (r, c), (cell, _) in self._cells.items() if cell.n_degenerate}
+        for c, (_, cells) in self._rank.items():  # ranked values shown as text (e.g. AdvGLUE's m/mm)
+            own.update({(r, c): cell for r, cell in cells.items() if cell.n_degenerate and (r, c) not in own})
+        own = [(r, c, own[(r, c)]) for r in self.rows for c in self.columns if (r, c) in own]
         shown = any(str(v).endswith(DAGGER) or DAGGER + " " in str(v) for v in frame.to_numpy().ravel())
         if not own and not shown:
             return []
