@@ -210,9 +210,10 @@ class TableBuilder:
         self._rank.setdefault(col, (higher_is_better, {}))[1][row] = cell
 
     def p_text(self, a: Cell, b: Cell) -> str:
-        """``0.250 (n=3)``: the exact paired test of ``a`` vs ``b``; ``†`` if either has a degenerate seed."""
+        """``0.250 (n=3)``: the exact paired test of ``a`` vs ``b``; ``†`` if either has a degenerate seed;
+        ``–`` where they share fewer than two seeds."""
         test = paired(a, b)
-        if test.n == 0:
+        if test.n < 2:  # no test at one shared seed: the column says nothing (and is dropped if all such)
             return "–"
         self._tests.append(test)
         return f"{format_p(test.p_value)} (n={test.n})" + (DAGGER if a.n_degenerate or b.n_degenerate else "")
