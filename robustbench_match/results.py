@@ -22,7 +22,9 @@ import numpy as np
 from . import __version__
 from .errors import RBMError
 
-SCHEMA_VERSION = 1
+# 2: records carry the degenerate-model guard (``degenerate``, ``details.prediction_share``,
+#    ``details.majority_score``), a direction for every metric, and exact per-group CIs (mnli-negation)
+SCHEMA_VERSION = 2
 RESULTS_FILE = "results.jsonl"
 
 
