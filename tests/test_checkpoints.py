@@ -102,3 +102,32 @@ def test_predictions_file_errors(tmp_path, data_dir):
         open_checkpoint("ext", str(path)).tasks()
     with pytest.raises(CheckpointError, match="does not exist"):
         open_checkpoint("x", "./no/such/folder")
+
+
+def test_predictions_file_keys_name_a_collection_and_an_eval_set(tmp_path):
+    from robustbench_match.checkpoints import ADVGLUE, COLLECTIONS, GLUE_DEV, EvalSetRef, parse_prediction_key
+    from robustbench_match.evaluators.advglue import SUBSETS
+
+    assert set(COLLECTIONS[ADVGLUE]) == set(SUBSETS)
+    assert parse_prediction_key("mnli", "f") == (None, "mnli-m")
+    assert parse_prediction_key("MNLI_mismatched", "f") == (None, "mnli-mm")
+    assert parse_prediction_key("glue-dev/SST-2", "f") == (GLUE_DEV, "sst2")
+    assert parse_prediction_key("advglue/mnli-mm", "f") == (ADVGLUE, "mnli-mm")
+    with pytest.raises(CheckpointError, match="advglue has no cola set"):
+        parse_prediction_key("advglue/cola", "f")
+    with pytest.raises(CheckpointError, match="unknown prefix 'adv'"):
+        parse_prediction_key("adv/sst2", "f")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"sst2": [0], "glue-dev/sst2": [1], "advglue/rte": [0, 1], "mnli-mm": [2]}))
+    ckpt = PredictionsFile("p", str(path))
+    assert ckpt.tasks() == ["mnli", "rte", "sst2"]
+    # in advglue, bare keys are the adversarial sets and GLUE dev needs its prefix
+    assert ckpt.key_for(EvalSetRef(GLUE_DEV, "sst2", plain=False)) == "glue-dev/sst2"
+    assert ckpt.key_for(EvalSetRef(ADVGLUE, "sst2")) == "sst2"
+    assert ckpt.key_for(EvalSetRef(ADVGLUE, "rte")) == "advglue/rte"
+    assert ckpt.key_for(EvalSetRef(GLUE_DEV, "rte")) is None and ckpt.key_for(EvalSetRef(ADVGLUE, "mnli-m")) is None
+    with pytest.raises(CheckpointError, match="keys 'glue-dev/sst2' and 'sst2' both hold the GLUE dev sst2 set"):
+        ckpt.key_for(EvalSetRef(GLUE_DEV, "sst2"))  # in glue-dev both mean GLUE dev
+    path.write_text(json.dumps({"mnli": [0], "mnli-m": [1]}))
+    with pytest.raises(CheckpointError, match="keys 'mnli' and 'mnli-m' both name mnli-m"):
+        PredictionsFile("p", str(path)).tasks()
