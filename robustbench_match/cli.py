@@ -22,16 +22,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("robustbench_match.commands.plot", "plot training dynamics, loss curves or degradation"),
     "data": ("robustbench_match.conditions.cli", "export a perturbed training set (label noise, minority)"),
     "resources": ("robustbench_match.attacks.cli", "list attack recipes and whether their resources are present"),
+    "tasks": ("robustbench_match.commands.tasks", "list the tasks: label order, metrics, eval sets, data folders"),
 }
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every real default (``(default: 16)``), but not None/False/[] or one the text already gives."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default in (None, False, [], argparse.SUPPRESS) or "default" in text or not action.option_strings
+                or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="rbm", description="robustbench-match: robustness suites for fine-tuned NLP models")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"rbm (robustbench-match) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         if name == chosen:  # import only the module that runs
             mod = importlib.import_module(module)
             mod.add_arguments(p)
@@ -41,8 +57,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    rest: Optional[list[str]] = None
+    if next((a for a in argv if a in COMMANDS), None) == "plot":  # `rbm plot KIND ...`: the rest is KIND's own
+        from .commands.plot import split_argv
+
+        argv, rest = split_argv(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if rest is not None:
+        args.plot_args = rest
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "huggingface_hub"):

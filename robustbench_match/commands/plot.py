@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from typing import Optional
 
 HELP = "plot training dynamics, loss curves or degradation"
 
@@ -30,7 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
     for kind, (_, help_text) in PLOTS.items():
         p = sub.add_parser(kind, help=help_text, description=help_text, add_help=False)
-        p.add_argument("plot_args", nargs=argparse.REMAINDER, help="the kind's own arguments (rbm plot KIND -h)")
+        p.set_defaults(plot_args=[])  # main() hands everything after KIND to the kind's own parser
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
+    """``[..., "plot", KIND, *rest]`` → (up to KIND, rest): rest goes to KIND's own parser untouched, so
+    ``rbm plot degradation -h`` and ``rbm plot loss -o x.pdf RUN`` work. No KIND: (argv, None)."""
+    start = argv.index("plot")
+    for i in range(start + 1, len(argv)):
+        if argv[i] in PLOTS:
+            return argv[:i + 1], argv[i + 1:]
+        if not argv[i].startswith("-"):
+            break
+    return argv, None
 
 
 def run(args: argparse.Namespace) -> int:

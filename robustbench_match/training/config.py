@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -48,9 +49,15 @@ class TrainConfig:
         """Reject impossible settings before anything is loaded or written."""
         checks = [
             (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
-            (self.epochs > 0 or self.max_steps, f"epochs must be > 0 (got {self.epochs})"),
+            ((math.isfinite(self.epochs) and self.epochs > 0) or self.max_steps,
+             f"epochs must be a finite number > 0 (got {self.epochs})"),
             (self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1 (got {self.max_steps})"),
-            (self.lr > 0, f"lr must be > 0 (got {self.lr})"),
+            (math.isfinite(self.lr) and self.lr > 0, f"lr must be a finite number > 0 (got {self.lr})"),
+            (math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0,
+             f"max_grad_norm must be a finite number >= 0, 0 turning clipping off (got {self.max_grad_norm})"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+             f"weight_decay must be a finite number >= 0 (got {self.weight_decay})"),
+            (math.isfinite(self.adam_eps) and self.adam_eps > 0, f"adam_eps must be a finite number > 0 (got {self.adam_eps})"),
             (8 <= self.max_length <= 4096, f"max_length must be in [8, 4096] (got {self.max_length})"),
             (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1) (got {self.warmup_ratio})"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"),
@@ -62,7 +69,8 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise RBMError(message)
+                name, rest = message.split(" ", 1)
+                raise RBMError(f"--{name.replace('_', '-')} {rest}")  # the flag, as the user typed it
 
     def trainer_hyperparameters(self) -> dict[str, Any]:
         """The loop's own hyperparameters (method ones are added by the method)."""

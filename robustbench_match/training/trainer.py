@@ -28,7 +28,7 @@ from ..conditions.base import training_pool
 from ..data import Examples, load_split
 from ..errors import RBMError
 from ..inference import autocast_context, resolve_device, tokenize
-from ..models import resolve_base_model
+from ..models import describe_base_model, resolve_base_model
 from ..tasks import TaskSpec, get_task
 from .config import TrainConfig
 from .methods import build_method
@@ -199,9 +199,30 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total: int, warmup: int) -
 
 
 def prepare_output(output: str, overwrite: bool) -> tuple[Path, Path]:
+    """The checkpoint folder and the temporary folder the run trains into.
+
+    ``--overwrite`` replaces only a checkpoint folder that ``rbm train`` wrote (it has ``rbm_card.json``):
+    anything else at ``--output`` (a result folder, the data, a plain file) is never deleted.
+    """
     out = Path(output).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise RBMError(f"output {out} already exists and is not empty (pass --overwrite to replace it)")
+    if out.is_symlink() or out.exists():
+        if not out.is_dir():
+            raise RBMError(f"--output {out}: is a file, not a folder (expected a new checkpoint folder)")
+        if any(out.iterdir()):
+            if not overwrite:
+                raise RBMError(f"--output {out}: already exists and is not empty (pass --overwrite to replace "
+                               f"a checkpoint written by rbm train, or choose a new folder)")
+            if not is_our_checkpoint(out):
+                raise RBMError(f"--output {out}: --overwrite replaces only a checkpoint folder written by rbm train "
+                               f"(with {CARD_FILE}); this folder is not one, so nothing was deleted (choose a new "
+                               f"--output)")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RBMError(f"--output {out}: cannot create its parent folder ({exc.strerror or exc})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RBMError(f"--output {out}: the folder {parent} is not writable")
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -209,6 +230,15 @@ def prepare_output(output: str, overwrite: bool) -> tuple[Path, Path]:
         if not _pid_alive(stale.name.rsplit("-", 1)[-1]):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
     return out, tmp
+
+
+def is_our_checkpoint(folder: Path) -> bool:
+    """A folder ``rbm train`` wrote: its card is a JSON object naming the method and the task."""
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(card, dict) and "method" in card and "task" in card and not (folder / "results.jsonl").exists()
 
 
 def _pid_alive(pid: str) -> bool:
@@ -297,34 +327,111 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
 
     model.train()
     records: list[dict] = []
-    epoch_times: list[float] = []
+    losses: list[float] = []
+    epoch_times: list[float] = []  # complete epochs only: a cut epoch is never projected to a full one
     epoch_cpu: list[float] = []  # process CPU time: robust to other load on a shared CPU machine
+    partial: Optional[dict] = None
     epoch = 0
-    while ctx.step < total:
-        batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
-        batches = batches[rank:per_epoch_rank * world:world]
-        start, cpu_start, done = time.perf_counter(), time.process_time(), 0
-        for positions in batches:
-            if ctx.step >= total:
-                break
-            batch = data.collate(tokenizer, positions, device)
-            loss, lr, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
-            done += 1
-            if ctx.step % cfg.log_every == 0 or ctx.step == total:
-                records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
-                                "lr": lr, **metrics})
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        epoch_times.append((time.perf_counter() - start) * len(batches) / max(1, done))
-        epoch_cpu.append((time.process_time() - cpu_start) * len(batches) / max(1, done))
-        log.info("epoch %d: %d steps, loss %.4f, %.1f s/epoch", epoch + 1, done,
-                 records[-1]["loss"] if records else float("nan"), epoch_times[-1])
-        epoch += 1
+    progress = Progress(total, f"{method.name} on {task.name}", enabled=rank == 0)
+    try:
+        while ctx.step < total:
+            batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
+            batches = batches[rank:per_epoch_rank * world:world]
+            start, cpu_start, done = time.perf_counter(), time.process_time(), 0
+            for positions in batches:
+                if ctx.step >= total:
+                    break
+                batch = data.collate(tokenizer, positions, device)
+                loss, lr, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
+                done += 1
+                losses.append(loss)
+                if ctx.step % cfg.log_every == 0 or ctx.step == total:
+                    records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
+                                    "lr": lr, **metrics})
+                progress.update(ctx.step, loss)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            last = records[-1]["loss"] if records else float("nan")
+            if done == len(batches):
+                epoch_times.append(wall)
+                epoch_cpu.append(cpu)
+                log.info("epoch %d: %d steps, loss %.4f, %.1f s", epoch + 1, done, last, wall)
+            else:  # --max-steps cut the epoch: report what was measured, never a projection
+                partial = {"steps": done, "of": len(batches), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3)}
+                log.info("epoch %d (partial, cut by --max-steps): %d of %d steps, loss %.4f, %.1f s", epoch + 1,
+                         done, len(batches), last, wall)
+            epoch += 1
+    finally:
+        progress.close()
 
+    diverged = divergence(losses)
+    if diverged:
+        log.warning("method %s: the training loss rose from %.4g (mean of the first %d steps) to %.4g (mean of the "
+                    "last %d); the run probably diverged — lower --lr or check the method's hyperparameters before "
+                    "trusting this checkpoint", method.name, diverged["first"], diverged["window"], diverged["last"],
+                    diverged["window"])
     if rank == 0:
         _save(ctx, method, tmp, records)
     return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
-                 epoch_cpu)
+                 epoch_cpu, partial, diverged)
+
+
+class Progress:
+    """Training progress: a tqdm bar on a terminal, and a log line every ~10 % of the steps (step/total,
+    loss, elapsed, ETA) so that logs and non-interactive runs show progress too."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.every = max(1, min(100, math.ceil(total / 10)))
+        self.start = time.perf_counter()
+        self.bar = tqdm(total=total, desc=f"train {desc}", unit="step", leave=False,
+                        disable=not (enabled and sys.stderr.isatty()))
+
+    def update(self, step: int, loss: float) -> None:
+        if not self.enabled:
+            return
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if step % self.every == 0 or step == self.total:
+            elapsed = time.perf_counter() - self.start
+            eta = elapsed / step * (self.total - step)
+            message = (f"train {self.desc}: step {step}/{self.total}, loss {loss:.4f}, elapsed {_clock(elapsed)}, "
+                       f"ETA {_clock(eta)}")
+            if self.bar.disable:
+                log.info(message)
+            else:
+                self.bar.write(f"INFO {__name__}: {message}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+#: the loss is called diverged when the mean of its last steps is both this many times and this much
+#: (absolute) above the mean of its first steps
+DIVERGENCE_FACTOR = 2.0
+DIVERGENCE_MARGIN = 0.5
+
+
+def divergence(losses: list[float]) -> Optional[dict]:
+    """{first, last, window} when the training loss ended clearly above where it started, else None."""
+    window = max(1, min(20, len(losses) // 5))
+    if len(losses) < 2 * window or len(losses) < 4:
+        return None
+    first, last = float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
+    if last > DIVERGENCE_FACTOR * first and last - first > DIVERGENCE_MARGIN:
+        return {"first": first, "last": last, "window": window}
+    return None
 
 
 def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, float, dict]:
@@ -364,6 +471,7 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
 def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
     model = method.export(ctx.model)
     model.eval()
+    check_finite_weights(model, f"method {method.name}: after step {ctx.step}")
     model.save_pretrained(tmp, safe_serialization=True)
     ctx.tokenizer.save_pretrained(tmp)
     with open(tmp / LOG_FILE, "w") as fh:
@@ -371,8 +479,17 @@ def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
             fh.write(json.dumps(rec) + "\n")
 
 
+def check_finite_weights(model: torch.nn.Module, where: str) -> None:
+    """Refuse to write a checkpoint whose weights hold inf/NaN: it would score as a constant predictor."""
+    bad = [name for name, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise RBMError(f"{where}: {len(bad)} weight tensor(s) are not finite (inf/NaN), e.g. {bad[0]}; no checkpoint "
+                       f"was written — lower --lr or check the method's hyperparameters")
+
+
 def _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
-                 epoch_cpu) -> dict:
+          epoch_cpu, partial=None, diverged=None) -> dict:
     hyper = cfg.trainer_hyperparameters()
     hyper.update(method.describe())
     hyper["precision"] = precision
@@ -381,7 +498,7 @@ def _card(cfg, task, method, examples, base, precision, device, world, total, se
         "method": method.name,
         "hyperparameters": hyper,
         "seed": cfg.seed,
-        "base_model": base,
+        "base_model": describe_base_model(cfg.model, base),
         "train_data_sha256": examples.sha256,
         "train_data_source": examples.source,
         "n_train": len(examples),
@@ -391,6 +508,8 @@ def _card(cfg, task, method, examples, base, precision, device, world, total, se
         "train_time_per_epoch_s": round(float(np.mean(epoch_times)), 3) if epoch_times else None,
         "epoch_times_s": [round(t, 3) for t in epoch_times],
         "cpu_time_per_epoch_s": round(float(np.mean(epoch_cpu)), 3) if epoch_cpu else None,
+        "partial_epoch": partial,  # measured steps of an epoch cut by --max-steps (not projected)
+        "loss_diverged": diverged,
         "final_loss": records[-1]["loss"] if records else None,
         "log_file": LOG_FILE,
         "device": str(device) if world == 1 else f"{device.type} x{world}",
