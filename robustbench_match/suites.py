@@ -12,7 +12,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import yaml
 
@@ -34,6 +34,8 @@ class Suite:
     train: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     path: Optional[Path] = None
+    #: ``params`` checked against the evaluator's dataclass at load (see evaluators.params)
+    typed_params: Any = field(default=None, repr=False)
 
     @property
     def version(self):
@@ -74,10 +76,14 @@ def load_suite_file(path: Path) -> Suite:
     for key in ("params", "train", "metadata"):
         if not isinstance(data.get(key) or {}, dict):
             raise RBMError(f"{path}: {key!r} must be a mapping")
+    from .evaluators.params import parse_params
+
+    params = dict(data.get("params") or {})
     return Suite(name=str(data["suite"]), description=str(data.get("description", "")).strip(),
                  evaluator=str(data["evaluator"]), tasks=[get_task(str(t)).name for t in tasks],
-                 params=dict(data.get("params") or {}), train=dict(data.get("train") or {}),
-                 metadata=dict(data.get("metadata") or {}), path=path)
+                 params=params, train=dict(data.get("train") or {}),
+                 metadata=dict(data.get("metadata") or {}), path=path,
+                 typed_params=parse_params(str(data["evaluator"]), params, str(path)))
 
 
 def discover(include: Sequence[str | os.PathLike] = ()) -> dict[str, Suite]:

@@ -21,7 +21,8 @@ from ..checkpoints import HFCheckpoint
 from ..data import Examples, load_split
 from ..errors import RBMError
 from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
-from ..evaluators.planning import cells_for_checkpoints, suite_tasks, trained_cells
+from ..evaluators.params import TextAttackParams
+from ..evaluators.planning import plan_grid, suite_tasks
 from ..tasks import get_task
 from .environment import configure_nltk, import_textattack
 from .log import AttackLog
@@ -109,6 +110,7 @@ def attack_condition(condition: str, recipe: str) -> str:
 
 class TextAttackEvaluator(Evaluator):
     layout = "attack"
+    params_class = TextAttackParams
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         settings = AttackSettings.resolve(suite.params, ctx.options)
@@ -116,12 +118,9 @@ class TextAttackEvaluator(Evaluator):
         for recipe in settings.recipes:  # a missing resource stops the run before any cell starts
             require_resources(get_recipe(recipe))
         tasks = [t for t in suite_tasks(suite.tasks, ctx) if not get_task(t).is_regression]
-        if ctx.checkpoints:
-            base = cells_for_checkpoints(suite, tasks, ctx)
-        elif suite.train:
-            base = trained_cells(suite, tasks, ctx)
-        else:
-            raise RBMError(f"suite {suite.name}: give checkpoints to attack (--checkpoint TASK/NAME=PATH)")
+        sub = replace(suite, tasks=tasks) if tasks else suite
+        base = plan_grid(sub, ctx, params=self.params(suite),
+                         nothing=f"suite {suite.name}: give checkpoints to attack (--checkpoint TASK/NAME=PATH)")
         return [replace(cell, condition=attack_condition(cell.condition, recipe), params=settings.cell_params(recipe))
                 for cell in base for recipe in settings.recipes]
 

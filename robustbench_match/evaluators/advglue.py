@@ -19,9 +19,9 @@ from ..data import Examples, find_in_data_dir, resolve_data_dir
 from ..errors import DataError, RBMError
 from ..tasks import TaskSpec, get_task
 from .base import Cell, CellResult, Evaluator, RunContext
-from .glue import score_examples
-from .planning import cells_for_checkpoints, suite_tasks, train_request
-from .training_conditions import methods_and_seeds
+from .params import ADVGLUE_SUBSETS, AdvGlueParams
+from .planning import Scoring, plan_grid, split_available
+from .scoring import score_examples
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ SUBSETS: dict[str, tuple[str, str, str]] = {
     "qnli": ("qnli", "qnli", "adv_qnli"),
     "rte": ("rte", "rte", "adv_rte"),
 }
+assert tuple(SUBSETS) == ADVGLUE_SUBSETS  # the params check (no heavy imports) names the same subsets
 SCORE = "advglue_score"  # per subset: accuracy, or mean(accuracy, F1) for QQP — the leaderboard's form
 
 
@@ -117,63 +118,26 @@ def _eval_ref(eval_set: str, condition: str) -> EvalSetRef:
     return EvalSetRef(GLUE_DEV, eval_set, plain=False)
 
 
-def split_available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
-    """None when the split can be read; else a one-line reason. The hub is assumed reachable."""
-    root = resolve_data_dir(data_dir)
-    if root is None:
-        return None
-    spec = get_task(task)
-    folder = find_in_data_dir(root, spec.glue_dir, spec.name)
-    stem = spec.split_files[split]
-    if folder is not None and ((folder / f"{stem}.tsv").is_file() or (folder / f"{stem}_hf").is_dir()
-                               or (folder / split).is_dir()):
-        return None
-    return f"no {spec.display} {split} data under {root}"
-
-
 class AdvGlueEvaluator(Evaluator):
     layout = "advglue"
+    params_class = AdvGlueParams
 
     def eval_sets(self, suite, task: str) -> dict[str, str]:
-        wanted = suite.params.get("subsets", list(SUBSETS))
-        unknown = [s for s in wanted if s not in SUBSETS]
-        if unknown:
-            raise RBMError(f"suite {suite.name}: params.subsets: unknown {unknown} (expected {list(SUBSETS)})")
-        return {s: SUBSETS[s][0] for s in wanted if SUBSETS[s][0] == task}
+        return {s: SUBSETS[s][0] for s in self.params(suite).subsets if SUBSETS[s][0] == task}
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
-        tasks = suite_tasks(suite.tasks, ctx)
-        with_clean = suite.params.get("clean", True)
-        if ctx.checkpoints:  # bare keys of a predictions file are the adversarial sets (AdvGLUE submissions)
-            sets = lambda t: self.eval_sets(suite, t)  # noqa: E731
-            cells = cells_for_checkpoints(suite, tasks, ctx, sets, "adversarial", collection=ADVGLUE)
-            if with_clean:
-                cells += cells_for_checkpoints(suite, tasks, ctx, sets, "clean", collection=GLUE_DEV, plain_keys=False,
-                                               absent="clean score and drop skipped", note_absent_tasks=False)
-        elif suite.train or suite.params.get("methods") or ctx.methods:
-            cells = self._trained_cells(suite, tasks, ctx, with_clean)
-        else:
-            raise RBMError(f"suite {suite.name}: give the GLUE checkpoints to attack (--checkpoint sst2/NAME=PATH), "
-                           f"or methods to train (--methods vanilla)")
+        """Adversarial cells (bare predictions-file keys are the AdvGLUE sets, as in AdvGLUE submissions)
+        and, with ``params.clean``, the same models on clean GLUE dev; trained cells share one checkpoint."""
+        params = self.params(suite)
+        scorings = [Scoring("adversarial", ADVGLUE)]
+        if params.clean:
+            scorings.append(Scoring("clean", GLUE_DEV, plain_keys=False, absent="clean score and drop skipped",
+                                    note_absent_tasks=False))
+        cells = plan_grid(suite, ctx, eval_sets=lambda t: self.eval_sets(suite, t), scorings=scorings,
+                          params=params,
+                          nothing=f"suite {suite.name}: give the GLUE checkpoints to attack "
+                                  f"(--checkpoint sst2/NAME=PATH), or methods to train (--methods vanilla)")
         return [c for c in cells if c.condition == "adversarial" or self._clean_ok(c, ctx)]
-
-    def _trained_cells(self, suite, tasks: list[str], ctx: RunContext, with_clean: bool) -> list[Cell]:
-        methods, seeds, settings = methods_and_seeds(suite, ctx)
-        cells = []
-        for task in tasks:
-            missing = split_available(task, "train", ctx.data_dir)
-            if missing:
-                log.warning("suite %s: %s; skipping %s (AdvGLUE dev comes from GLUE dev, so it is never trained on "
-                            "dev data; give --checkpoint %s/NAME=PATH)", suite.name, missing, task, task)
-                continue
-            for method in methods:
-                for seed in seeds:
-                    request = train_request(suite, task, method, seed, ctx, settings)  # shared by clean + adv cells
-                    for eval_set in self.eval_sets(suite, task):
-                        for cond in ("adversarial", "clean") if with_clean else ("adversarial",):
-                            cells.append(Cell(suite.name, method, task, eval_set, cond, seed, train=request,
-                                              eval_ref=_eval_ref(eval_set, cond)))
-        return cells
 
     def _clean_ok(self, cell: Cell, ctx: RunContext) -> bool:
         split = get_task(cell.task).eval_splits()[cell.eval_set]

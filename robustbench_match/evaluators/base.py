@@ -19,6 +19,7 @@ from ..checkpoints import GLUE_DEV, EvalSetRef
 from ..errors import RBMError
 from ..registry import Registry
 from ..tasks import TASKS, get_task
+from .params import SuiteParams, suite_params
 
 if TYPE_CHECKING:
     from ..checkpoints import Predictor
@@ -66,6 +67,7 @@ class TrainRequest:
     config: Any  # robustbench_match.training.TrainConfig
     train_examples: Optional[Callable[[], "Examples"]] = None  # builds the (perturbed) training set
     expected_sha256: Optional[str] = None  # external checkpoints for this cell must carry this data hash
+    data: Optional[dict] = None  # JSON recipe of the training set (planning.build_train_examples); None: the split
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Cell:
     params: dict = field(default_factory=dict)
     #: the data the cell scores, as a predictions file names it; default: the task's GLUE dev set
     eval_ref: Optional[EvalSetRef] = None
+    #: what decides the cell's number (see robustbench_match.cells.fingerprint); set by the runner
+    fingerprint: Optional[dict] = None
 
     def __post_init__(self) -> None:
         if self.eval_ref is None:
@@ -120,6 +124,11 @@ class Evaluator:
 
     #: name of the table layout in robustbench_match.reports.layouts (how `rbm table` draws this suite)
     layout: str = "tasks"
+    #: the suite ``params`` dataclass (evaluators.params), checked when the suite file loads
+    params_class: type = SuiteParams
+
+    def params(self, suite: "Suite") -> SuiteParams:
+        return suite_params(suite, self.params_class)
 
     def plan(self, suite: "Suite", ctx: "RunContext") -> list[Cell]:
         raise NotImplementedError

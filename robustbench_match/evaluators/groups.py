@@ -15,16 +15,15 @@ import logging
 
 import numpy as np
 
-from ..conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names, with_groups
+from ..conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names
 from ..data import load_split
 from ..errors import RBMError
-from ..stats import PROPORTION_CI_METHODS, group_accuracies, group_proportion_cis, worst_group
+from ..stats import group_accuracies, group_proportion_cis, worst_group
 from ..tasks import get_task
 from .base import Cell, CellResult, Evaluator, RunContext
-from .glue import score_examples
-from .advglue import split_available
-from .planning import cells_for_checkpoints, suite_tasks, train_request
-from .training_conditions import methods_and_seeds
+from .params import GroupParams, suite_params
+from .planning import TrainData, plan_grid
+from .scoring import score_examples
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = "clopper-pearson"
@@ -53,82 +52,39 @@ def group_metrics(correct: np.ndarray, groups: np.ndarray, names: list[str], int
 
 class GroupEvaluator(Evaluator):
     layout = "groups"
+    params_class = GroupParams
 
     @staticmethod
     def words(suite) -> tuple[str, ...]:
-        words = suite.params.get("words", NEGATION_WORDS)
-        if not isinstance(words, (list, tuple)) or not words:
-            raise RBMError(f"suite {suite.name}: params.words must be a non-empty list of words")
-        for w in words:
-            if isinstance(w, bool):
-                raise RBMError(f"suite {suite.name}: params.words holds {w!r}: YAML reads a bare no/yes as a "
-                               f"boolean; quote the words (\"no\")")
-            if not isinstance(w, str) or not w.strip():
-                raise RBMError(f"suite {suite.name}: params.words holds {w!r} (expected non-empty strings)")
-        return tuple(words)
+        return tuple(suite_params(suite, GroupParams).words)
 
     @staticmethod
     def interval(suite) -> dict:
         """``params.interval`` (method, level); a legacy ``params.bootstrap.level`` still sets the level."""
-        given = suite.params.get("interval") or {}
-        if isinstance(given, str):
-            given = {"method": given}
-        if not isinstance(given, dict):
-            raise RBMError(f"suite {suite.name}: params.interval must be a method name or "
-                           f"{{method: clopper-pearson|wilson, level: 0.95}}")
-        method = str(given.get("method", DEFAULT_INTERVAL)).lower()
-        if method not in PROPORTION_CI_METHODS:
-            raise RBMError(f"suite {suite.name}: params.interval.method {method!r}: expected one of "
-                           f"{', '.join(PROPORTION_CI_METHODS)}")
-        level = given.get("level", (suite.params.get("bootstrap") or {}).get("level", 0.95))
-        try:
-            level = float(level)
-        except (TypeError, ValueError):
-            level = -1.0
-        if not 0 < level < 1:
-            raise RBMError(f"suite {suite.name}: params.interval.level {given.get('level')!r}: expected a number "
-                           f"between 0 and 1 (e.g. 0.95)")
-        return {"method": method, "level": level}
+        return suite_params(suite, GroupParams).interval_settings(str(suite.path or f"suite {suite.name}"))
 
     def eval_sets(self, suite, task: str) -> dict[str, str]:
         splits = get_task(task).eval_splits()
-        wanted = suite.params.get("eval_sets", list(splits))
+        wanted = self.params(suite).eval_sets or list(splits)
         unknown = [e for e in wanted if e not in splits]
         if unknown:
             raise RBMError(f"suite {suite.name}: params.eval_sets: unknown {unknown} (expected {list(splits)})")
         return {e: splits[e] for e in wanted}
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
-        """Cells for the given checkpoints, else trained ones; each carries the words and bootstrap settings."""
-        cells = self._cells(suite, ctx)
-        settings = {"words": list(self.words(suite)), "interval": self.interval(suite),
-                    "max_eval_examples": suite.params.get("max_eval_examples")}
+        """Cells for the given checkpoints and trained ones (GroupDRO sees the groups through ``extra``);
+        each carries the words and interval settings."""
+        params = self.params(suite)
+        words = self.words(suite)
+        cells = plan_grid(suite, ctx, eval_sets=lambda t: self.eval_sets(suite, t), params=params,
+                          train_data=lambda task, cond, seed, settings: TrainData(recipe={"kind": "groups",
+                                                                                          "words": list(words)}),
+                          nothing=f"suite {suite.name}: nothing to run: give --checkpoint mnli/erm=PATH "
+                                  f"--checkpoint mnli/groupdro=PATH, or methods to train (--methods vanilla)")
+        settings = {"words": list(words), "interval": self.interval(suite),
+                    "max_eval_examples": params.max_eval_examples}
         for cell in cells:
             cell.params.update(settings)
-        return cells
-
-    def _cells(self, suite, ctx: RunContext) -> list[Cell]:
-        tasks = suite_tasks(suite.tasks, ctx)
-        if ctx.checkpoints:
-            return cells_for_checkpoints(suite, tasks, ctx, lambda t: self.eval_sets(suite, t))
-        cells = []
-        methods, seeds, settings = methods_and_seeds(suite, ctx)
-        words = self.words(suite)
-        for task in tasks:
-            missing = split_available(task, "train", ctx.data_dir)
-            if missing:
-                log.warning("suite %s: %s; skipping trained cells for %s (give --checkpoint %s/NAME=PATH)",
-                            suite.name, missing, ", ".join(methods), task)
-                continue
-            for method in methods:
-                for seed in seeds:
-                    request = train_request(suite, task, method, seed, ctx, settings,
-                                            train_examples=lambda t=task: with_groups(load_split(t, "train", ctx.data_dir), words))
-                    for eval_set in self.eval_sets(suite, task):
-                        cells.append(Cell(suite.name, method, task, eval_set, "clean", seed, train=request))
-        if not cells:
-            raise RBMError(f"suite {suite.name}: nothing to run: no MNLI train data to train {', '.join(methods)} "
-                           f"and no --checkpoint given (e.g. --checkpoint mnli/erm=PATH --checkpoint mnli/groupdro=PATH)")
         return cells
 
     def examples(self, cell: Cell, ctx: RunContext):

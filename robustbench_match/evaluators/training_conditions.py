@@ -20,20 +20,11 @@ from ..data import load_split
 from ..errors import DataError, RBMError
 from ..tasks import get_task
 from .base import Cell, CellResult, CheckpointRef, Evaluator, RunContext, TrainRequest
-from .glue import score_examples
-from .planning import checkpoint_seed, suite_tasks, tasks_of_checkpoint, train_request, train_settings
+from .params import TrainingConditionParams
+from .planning import TrainData, checkpoint_seed, methods_and_seeds, plan_grid, tasks_of_checkpoint
+from .scoring import score_examples
 
 log = logging.getLogger(__name__)
-
-
-def methods_and_seeds(suite, ctx: RunContext) -> tuple[list[str], list[int], dict]:
-    """Methods and seeds to train (command line > suite ``params`` > suite ``train``) and trainer settings."""
-    methods, seeds, settings = train_settings(suite, ctx)
-    if not ctx.methods and suite.params.get("methods"):
-        methods = list(suite.params["methods"])
-    if not ctx.seeds and suite.params.get("seeds"):
-        seeds = [int(s) for s in suite.params["seeds"]]
-    return methods, seeds, settings
 
 
 class TrainingConditionEvaluator(Evaluator):
@@ -41,55 +32,41 @@ class TrainingConditionEvaluator(Evaluator):
 
     kind: str = ""  # registry name in robustbench_match.conditions
     default_ratios: tuple[float, ...] = ()
+    params_class = TrainingConditionParams
 
     # ------------------------------------------------------------------ planning
     def conditions(self, suite) -> list[str]:
-        ratios = [parse_ratio(r) for r in suite.params.get("ratios", self.default_ratios)]
+        params = self.params(suite)
+        ratios = [parse_ratio(r) for r in (params.ratios if params.ratios is not None else self.default_ratios)]
         names = [condition_name(self.kind, r) for r in ratios if r > 0]
-        if suite.params.get("include_clean", True):
+        if params.include_clean:
             names.insert(0, "clean")
         return names
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
-        tasks = suite_tasks(suite.tasks, ctx)
+        params = self.params(suite)
         conditions = self.conditions(suite)
-        methods, seeds, settings = methods_and_seeds(suite, ctx)
-        pool = settings.pop("max_train_examples", None)
-        data_seed = suite.params.get("data_seed")  # None: each training seed draws its own perturbation
-        sets = _PerturbedSets(self.kind, ctx.data_dir, pool, data_seed)
-        external = self._external_cells(suite, tasks, conditions, ctx, sets)
-        train_too = bool(ctx.methods) or not ctx.checkpoints
-        cells: dict[str, Cell] = {}
-        if train_too:
-            for task in tasks:
-                for cond in conditions:
-                    for seed in seeds:
-                        pert = sets.get(task, cond, seed)
-                        if pert is None:
-                            continue
-                        for method in methods:
-                            cell = self._trained_cell(suite, ctx, settings, task, cond, seed, method, pert, sets, pool)
-                            cells[cell.key] = cell
-        skipped = sets.missing_tasks()
-        for task, reason in skipped.items():
+        _, _, settings = methods_and_seeds(suite, ctx, params)
+        pool = settings.get("max_train_examples")
+        # data_seed None: each training seed draws its own perturbation
+        sets = _PerturbedSets(self.kind, ctx.data_dir, pool, params.data_seed)
+
+        def train_data(task: str, cond: str, seed: int, _settings: dict) -> Optional[TrainData]:
+            pert = sets.get(task, cond, seed)
+            if pert is None:
+                return None
+            recipe = {"kind": "perturbed", "condition_kind": self.kind, "ratio": pert.ratio,
+                      "seed": int(sets.data_seed if sets.data_seed is not None else seed), "pool": pool}
+            return TrainData(recipe=recipe, sha256=pert.sha256, info=pert_info(pert, pool),
+                             build=lambda: sets.get(task, cond, seed).examples)
+
+        cells = plan_grid(suite, ctx, conditions=conditions, train_data=train_data, trains_by_default=True,
+                          external=lambda tasks: self._external_cells(suite, tasks, conditions, ctx, sets),
+                          params=params)
+        for task, reason in sets.missing_tasks().items():
             log.warning("suite %s: %s; skipping its trained cells (give --checkpoint %s/CONDITION/seed-N/MODEL=PATH)",
                         suite.name, reason, task)
-        for cell in external:  # an external checkpoint replaces the trained cell with the same key
-            cells[cell.key] = cell
-        if not cells:
-            raise RBMError(f"suite {suite.name}: nothing to run (no training data for {', '.join(tasks)} "
-                           f"and no --checkpoint given)")
-        return list(cells.values())
-
-    def _trained_cell(self, suite, ctx, settings, task, cond, seed, method, pert: Perturbed,
-                      sets: "_PerturbedSets", pool: Optional[int]) -> Cell:
-        settings = dict(settings, max_train_examples=pool)
-        request = train_request(suite, task, method, seed, ctx, settings, condition=pert_info(pert, pool),
-                                train_examples=lambda t=task, c=cond, s=seed: sets.get(t, c, s).examples,
-                                tag=cond)
-        request.expected_sha256 = pert.sha256
-        return Cell(suite.name, method, task, task, cond, seed, train=request,
-                    params={"condition": pert_info(pert, pool)})
+        return cells
 
     def _external_cells(self, suite, tasks, conditions, ctx: RunContext, sets: "_PerturbedSets") -> list[Cell]:
         cells = []
