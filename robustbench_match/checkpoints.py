@@ -120,11 +120,15 @@ class HFCheckpoint:
             if local and not (Path(self.path) / "config.json").is_file():
                 raise CheckpointError(f"checkpoint {self.name}: {self.path}/config.json missing "
                                       f"(expected a Hugging Face model folder)")
+            if local:
+                check_tokenizer(Path(self.path), f"checkpoint {self.name} ({self.path})")
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(self.path)
                 self._model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
-            except (OSError, ValueError, EnvironmentError) as exc:
+            except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and torch raise their own types
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if not local:
+                    first = (f"{self.path} is not a local folder, and loading it as a hub id failed: {first}")
                 raise CheckpointError(f"checkpoint {self.name} ({self.path}): cannot load as a safetensors "
                                       f"sequence classifier: {first}") from None
         return self._model, self._tokenizer
@@ -132,16 +136,24 @@ class HFCheckpoint:
     def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
         """Outputs and ``id2label`` against the task, from a local ``config.json`` (no weights loaded);
         hub ids are checked when they load."""
-        config = Path(self.path) / "config.json"
-        if task.name in self._checked or not config.is_file():
+        folder = Path(self.path)
+        config = folder / "config.json"
+        if task.name in self._checked or not folder.is_dir():
             return
+        where = f"checkpoint {self.name} ({self.path})"
+        if not config.is_file():
+            raise CheckpointError(f"{where}: no config.json (expected a Hugging Face model folder)")
         try:
             cfg = json.loads(config.read_text())
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{config}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{config}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
+        if not isinstance(cfg, dict):
+            raise CheckpointError(f"{config}: expected a JSON object (a transformers model config)")
         id2label = cfg.get("id2label") or {}
         num_labels = len(id2label) if id2label else int(cfg.get("num_labels", cfg.get("_num_labels", 2)))
-        label_mapping(id2label, num_labels, task, f"checkpoint {self.name} ({self.path})")
+        label_mapping(id2label, num_labels, task, where)
+        check_weights(folder, num_labels, where)
+        check_tokenizer(folder, where)
         self._checked.add(task.name)
 
     def label_map(self, task: TaskSpec) -> tuple[np.ndarray, str]:
@@ -173,6 +185,58 @@ class HFCheckpoint:
         card = self.card
         return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
                 "base_model": card.get("base_model"), "labels": self._label_info}
+
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
+
+
+def check_tokenizer(folder: Path, where: str) -> None:
+    """A local model folder must hold its tokenizer (``tokenizer.save_pretrained(PATH)``)."""
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise CheckpointError(f"{where}: no tokenizer files (expected one of {', '.join(TOKENIZER_FILES[:3])}, ...; "
+                              f"save it with tokenizer.save_pretrained(PATH))")
+
+
+def _safetensors_header(path: Path, where: str) -> dict:
+    """The JSON header of a ``.safetensors`` file, checked to cover the whole file (a truncated or
+    garbage file is caught here, at plan time, without loading any weights)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n <= 0 or 8 + n > size or n > 100_000_000:
+            raise CheckpointError(f"{where}: {path.name} is not a safetensors file (truncated or corrupt header, "
+                                  f"{size} bytes)")
+        try:
+            header = json.loads(fh.read(n))
+        except (ValueError, UnicodeDecodeError):
+            raise CheckpointError(f"{where}: {path.name} is not a safetensors file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{where}: {path.name} is not a safetensors file (unreadable header)")
+    end = max((int(v["data_offsets"][1]) for k, v in header.items()
+               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+    if 8 + n + end != size:
+        raise CheckpointError(f"{where}: {path.name} is truncated or corrupt (its header describes {8 + n + end} "
+                              f"bytes, the file has {size}); re-save or re-download the checkpoint")
+    return header
+
+
+def check_weights(folder: Path, num_labels: int, where: str) -> None:
+    """Local safetensors weights exist, are complete, and their classifier has ``num_labels`` outputs."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickled = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
+        extra = f" (found {', '.join(pickled)}: pickled weights are refused)" if pickled else ""
+        raise CheckpointError(f"{where}: no model.safetensors{extra}")
+    for path in files:
+        header = _safetensors_header(path, where)
+        for name, info in header.items():
+            shape = info.get("shape") if isinstance(info, dict) else None
+            head = name.endswith(("classifier.weight", "classifier.out_proj.weight"))
+            if head and shape and shape[0] != num_labels:
+                raise CheckpointError(f"{where}: config.json declares {num_labels} label(s) but the classifier "
+                                      f"weights {name} have {shape[0]} outputs")
 
 
 GLUE_DEV = "glue-dev"
@@ -324,10 +388,14 @@ class PredictionsFile:
 
     def _to_ids(self, values: list, task: TaskSpec, key: str) -> np.ndarray:
         if task.is_regression:
-            try:
-                return np.asarray(values, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise CheckpointError(f"predictions file {self.path}: {key!r} must hold numbers") from None
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+                raise CheckpointError(f"predictions file {self.path}: {key!r} must hold numbers")
+            scores = np.asarray(values, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(scores))
+            if len(bad):
+                raise CheckpointError(f"predictions file {self.path}: {key!r}[{bad[0]}] = {values[bad[0]]!r} is not a "
+                                      f"finite number ({len(bad)} such values); {task.name} scores must be finite")
+            return scores.astype(np.float32)
         names = [normalize_label(n) for n in task.label_names or ()]
         out = np.empty(len(values), dtype=np.int64)
         for i, v in enumerate(values):
@@ -344,13 +412,22 @@ class PredictionsFile:
         return {"kind": "predictions", "path": self.path}
 
 
+def looks_local(path: str) -> bool:
+    """A path that does not exist is a mistyped local path, not a hub id, when it is written as a path
+    (./, /, ~, more than one /), when its first folder exists here (``runs/sst2-mt``), or when it is not a
+    valid hub id."""
+    if path.startswith((".", "/", "~")) or path.count("/") > 1 or not _HUB_ID.match(path):
+        return True
+    return "/" in path and Path(path.split("/", 1)[0]).is_dir()
+
+
 def open_checkpoint(name: str, path: str, **options) -> Predictor:
     """A predictions file (``*.json`` that is not a folder) or a Hugging Face model folder / hub id."""
     p = Path(path)
     if p.suffix.lower() == ".json" and p.is_file():
         return PredictionsFile(name, path)
-    if not p.exists() and (path.startswith((".", "/", "~")) or path.count("/") > 1):
-        raise CheckpointError(f"checkpoint {name}: {path} does not exist (expected a model folder, a hub id "
+    if not p.exists() and looks_local(path):
+        raise CheckpointError(f"checkpoint {name}: no such folder {path} (expected a model folder, a hub id "
                               f"or a predictions .json)")
     if p.suffix.lower() == ".json":
         raise CheckpointError(f"checkpoint {name}: predictions file {path} not found")

@@ -13,8 +13,12 @@ from .registry import UnknownNameError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("robustbench_match.commands.run", "evaluate checkpoints on a suite and store the results"),
+    "run-cell": ("robustbench_match.commands.run_cell", "run one cell (or one job's cells) from the JSON spec(s) "
+                                                         "that `rbm run` writes"),
+    "status": ("robustbench_match.commands.status", "show done / running / failed cells of a run folder, with "
+                                                    "job ids and log paths"),
     "suites": ("robustbench_match.commands.suites", "list the suites (wildcards allowed)"),
-    "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX or CSV"),
+    "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX, CSV or JSON"),
     "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "
                                                       "(per seed and over seeds)"),
     "train": ("robustbench_match.training.cli", "fine-tune a model with one of the bundled methods"),
@@ -70,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if "transformers" in sys.modules or args.command in ("run", "train"):
+    if "transformers" in sys.modules or args.command in ("run", "train", "run-cell"):
         import transformers
 
         # transformers' own chatter (fresh-head notices, fast-tokenizer pad hints) drowns our progress lines

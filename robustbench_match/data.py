@@ -166,10 +166,15 @@ def _read_tsv(spec: TaskSpec, split: str, path: Path) -> Examples:
                             dtype=str, keep_default_na=False, encoding="utf-8-sig", on_bad_lines="error",
                             engine="c")
     except pd.errors.ParserError as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (expected a glue_data TSV with rows)") from None
         raise DataError(f"{path}: malformed TSV ({str(exc).strip()})") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     columns = {}
+    if len(frame) == 0:
+        raise DataError(f"{path}: no rows{' below the header' if layout.header else ''} (expected a glue_data TSV "
+                        f"with examples)")
     for key, col in layout.columns.items():
         if isinstance(col, int):
             if col >= frame.shape[1]:

@@ -26,16 +26,31 @@ from .errors import RBMError
 #    ``details.majority_score``), a direction for every metric, and exact per-group CIs (mnli-negation)
 SCHEMA_VERSION = 2
 RESULTS_FILE = "results.jsonl"
+#: fields every stored record has (a line without them is not ours: refused by name, never half-used)
+RECORD_FIELDS = ("key", "suite", "model", "task", "eval_set", "condition", "metrics", "main_metric")
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a rewritten file keeps: the old file's, else what the umask gives a new file (mkstemp's
+    temporary is always 0600, which would make shared results private)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a whole file so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -88,8 +103,27 @@ class ResultStore:
                 raise RBMError(f"{self.path}: line {lineno} is not a JSON record ({exc.msg})") from None
             if not isinstance(rec, dict) or "key" not in rec:
                 raise RBMError(f"{self.path}: line {lineno} has no 'key' field (not a robustbench-match result)")
+            missing = [f for f in RECORD_FIELDS if f not in rec]
+            if missing or not isinstance(rec["key"], str) or not isinstance(rec.get("metrics"), dict):
+                what = f"no {', '.join(map(repr, missing))} field(s)" if missing else "a malformed 'key' or 'metrics'"
+                raise RBMError(f"{self.path}: line {lineno} has {what} (not a robustbench-match result; remove "
+                               f"the line or use another --output)")
             out[rec["key"]] = rec
         return list(out.values())
+
+    def check_writable(self) -> None:
+        """Fail before any cell runs (not after an hour of evaluation) if results cannot be stored here."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise RBMError(f"--output {self.dir}: is a file, not a folder (expected a result folder)")
+        if self.path.exists() and not self.path.is_file():
+            raise RBMError(f"--output {self.dir}: {RESULTS_FILE} is a folder, not a results file")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.dir, prefix=".write-test.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise RBMError(f"--output {self.dir}: cannot write results here ({exc.strerror or exc})") from None
 
     def keys(self) -> set[str]:
         return {r["key"] for r in self.records()}

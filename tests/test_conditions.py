@@ -75,7 +75,10 @@ def test_minority_keeps_exact_count_of_label_one_and_all_others(train_sets, task
 
 
 def test_ratio_and_condition_names_round_trip():
-    assert parse_ratio("10%") == parse_ratio(10) == parse_ratio("0.10") == 0.1
+    assert parse_ratio("10%") == parse_ratio(0.1) == parse_ratio("0.10") == 0.1
+    for bad in (0, "0", 1, "1", 1.5, "1.5", 10, "0%", "100%", "150%", "nan", "inf", -0.1, True):
+        with pytest.raises(RBMError, match="expected a fraction in"):
+            parse_ratio(bad)
     assert condition_name("label-noise", 0.05) == "noise-5"
     assert condition_name("minority", 0.3) == "minority-30"
     assert condition_name("noise", 0.125) == "noise-12.5"

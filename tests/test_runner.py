@@ -49,13 +49,15 @@ def test_glue_dev_scores_a_real_checkpoint_well_above_majority(sst2_checkpoint, 
 def test_wrong_label_count_is_one_line_and_keeps_results(sst2_checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    atomic_write_text(out / "results.jsonl", '{"key": "earlier", "suite": "x"}\n')
+    earlier = ('{"key": "earlier", "suite": "x", "model": "m", "task": "rte", "eval_set": "rte", "condition": "clean", '
+               '"metrics": {"accuracy": 0.5}, "main_metric": "accuracy"}\n')
+    atomic_write_text(out / "results.jsonl", earlier)
     code = _run("glue-dev", "--checkpoint", f"mnli/vanilla={sst2_checkpoint}", "--data-dir", data_dir,
                 "--output", str(out))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert "has 2 labels, task mnli expects 3" in err[0]
-    assert (out / "results.jsonl").read_text() == '{"key": "earlier", "suite": "x"}\n'
+    assert (out / "results.jsonl").read_text() == earlier
 
 
 @pytest.mark.parametrize("args, message", [

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
+import sys
 from pathlib import Path
 
+from ..errors import RBMError
 from ..evaluators import CheckpointRef, RunContext
 from ..reports.tables import render, tables_for
 from ..suites import get_suite
@@ -16,6 +20,28 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def seed_list(value: str) -> list[int]:
+    """``1,2,3`` → [1, 2, 3] (argparse names this function in its error, so the message says what is wanted)."""
+    try:
+        seeds = [int(s) for s in _csv(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected comma-separated integers, e.g. 1,2,3") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected comma-separated integers, e.g. 1,2,3")
+    return seeds
+
+
+def check_args(args) -> None:
+    """Numbers that cannot work fail here, naming the flag, before anything is loaded or written."""
+    positive = {"--batch-size": args.batch_size, "--max-length": args.max_length, "--num-examples": args.num_examples,
+                "--query-budget": args.query_budget, "--max-train-examples": args.max_train_examples}
+    for flag, value in positive.items():
+        if value is not None and value < 1:
+            raise RBMError(f"{flag} {value}: expected a whole number >= 1")
+    if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
+        raise RBMError(f"--epochs {args.epochs}: expected a finite number > 0")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", help="suite name (see `rbm suites`) or a suite YAML file")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
@@ -24,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="glue_data-style root (default: $RBM_DATA_DIR, else the hub)")
     parser.add_argument("--tasks", type=_csv, help="restrict to these tasks, e.g. sst2,rte")
     parser.add_argument("--methods", type=_csv, help="methods to train for cells without a checkpoint")
-    parser.add_argument("--seeds", type=lambda v: [int(s) for s in _csv(v)], help="seeds to train, e.g. 1,2,3")
+    parser.add_argument("--seeds", type=seed_list, help="seeds to train, e.g. 1,2,3")
     parser.add_argument("--epochs", type=float, help="override the suite's training epochs")
     parser.add_argument("--max-train-examples", type=int, help="override the suite's training subset size")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
@@ -39,12 +65,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query-budget", type=int, help="textattack: max model queries per example")
     parser.add_argument("--format", default="markdown", choices=["markdown", "latex", "csv", "none"],
                         help="table printed at the end")
+    group = parser.add_argument_group("where cells run (see README: Running on a cluster)")
+    group.add_argument("--executor", default="inline", choices=["inline", "local", "slurm"],
+                       help="inline: this process (default); local: a pool of worker processes; slurm: SLURM "
+                            "jobs via submitit (one per checkpoint, as a job array)")
+    group.add_argument("--workers", type=int, default=None, help="local: worker processes (default 1)")
+    group.add_argument("--threads-per-worker", type=int, default=None,
+                       help="intra-op threads per worker (local; slurm: cpus_per_task; inline: this process)")
+    group.add_argument("--executor-opt", action="append", default=[], metavar="KEY=VALUE",
+                       help="slurm: a submitit parameter, repeatable (slurm_partition=debug, gpus_per_node=1, "
+                            "timeout_min=60, slurm_array_parallelism=8, cpus_per_task=4, mem_gb=16)")
+    group.add_argument("--plan", action="store_true",
+                       help="print the cells, which are stored, which will train or be redone (and why); run nothing")
 
 
 def run(args) -> int:
-    from ..runner import run_suite
+    import logging
 
+    from ..executors import ExecutorOptions, parse_executor_opts
+    from ..runner import execute, failure_summary, plan_suite
+
+    check_args(args)
     suite = get_suite(args.suite, args.include_path)
+    if args.workers is not None and args.executor != "local":
+        raise RBMError(f"--workers is for --executor local (got --executor {args.executor})")
+    if args.executor_opt and args.executor != "slurm":
+        raise RBMError(f"--executor-opt is for --executor slurm (got --executor {args.executor})")
+    options = ExecutorOptions(workers=args.workers or 1, threads_per_worker=args.threads_per_worker,
+                              options=parse_executor_opts(args.executor_opt),
+                              verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
     ctx = RunContext(
         output=Path(args.output),
         checkpoints=[CheckpointRef.parse(c) for c in args.checkpoint],
@@ -56,7 +105,37 @@ def run(args) -> int:
         options={"recipe": args.recipe, "num_examples": args.num_examples, "query_budget": args.query_budget},
         train_overrides={"epochs": args.epochs, "max_train_examples": args.max_train_examples},
     )
-    records = run_suite(suite, ctx)
-    if args.format != "none" and records:
-        print(render(tables_for(records), args.format))
+    plan = plan_suite(suite, ctx)
+    if args.plan:
+        print_plan(plan)
+        return 0
+    outcome = execute(plan, ctx, args.executor, options)
+    if args.format != "none" and outcome.records:
+        print(render(tables_for(outcome.records), args.format))
+    if outcome.failed:
+        print(f"rbm run: {failure_summary(outcome.failed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def print_plan(plan) -> None:
+    """One line per cell (status, key, what happens), then the counts; nothing runs."""
+    for p in plan.cells:
+        cell = p.cell
+        if p.status == "stored":
+            what = "stored"
+        elif p.trains:
+            cfg = cell.train.config
+            what = f"trains {cfg.method} on {cfg.task} (seed {cfg.seed}) into {cfg.output}"
+        elif cell.train is not None and cell.train.config is not None and cell.checkpoint is None:
+            what = f"reuses the checkpoint trained in {cell.train.config.output}"
+        else:
+            what = f"scores {cell.checkpoint_ref.path if cell.checkpoint_ref else cell.checkpoint.path}"
+        if p.status == "redo":
+            what += f"; redone: {p.reason}"
+        print(f"{p.status:<6}  {cell.key}  {what}")
+    counts = {s: sum(1 for p in plan.cells if p.status == s) for s in ("stored", "run", "redo")}
+    trains = len({id(p.cell.train) for p in plan.cells if p.trains})
+    jobs = len(plan.jobs())
+    print(f"{len(plan.cells)} cells: {counts['stored']} stored, {counts['run']} to run, {counts['redo']} to redo; "
+          f"{jobs} job(s), {trains} checkpoint(s) to train")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ..errors import RBMError
 from ..reports.tables import FORMATS, LatexOptions, render, tables_for
-from ..results import atomic_write_text, load_records
+from ..results import RESULTS_FILE, atomic_write_text, load_records
 
-HELP = "render stored results as Markdown, LaTeX or CSV"
+HELP = "render stored results as Markdown, LaTeX, CSV or JSON"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,44 @@ def run(args) -> int:
                        majority_row=args.majority_row)
     text = render(specs, args.format, latex=latex)
     if args.output:
+        check_table_output(Path(args.output))
         atomic_write_text(Path(args.output), text)
     else:
         print(text)
     return 0
+
+
+#: suffixes a table file may have (an existing file with another suffix is never overwritten)
+TABLE_SUFFIXES = (".md", ".markdown", ".tex", ".csv", ".json")
+
+
+def check_table_output(path: Path) -> None:
+    """``-o`` may create a file or replace an earlier table, never a results file, a folder, a file of a
+    model folder, or a file that is not a table (its data would be lost)."""
+    if path.is_dir():
+        raise RBMError(f"-o {path}: is a folder (expected a file name for the table, e.g. table.md)")
+    if path.name == RESULTS_FILE or path.name.startswith(".results"):
+        raise RBMError(f"-o {path}: refusing to overwrite a results file with a table (choose e.g. table.md)")
+    if path.exists() and (path.suffix.lower() not in TABLE_SUFFIXES or not _looks_like_table(path)):
+        raise RBMError(f"-o {path}: exists and is not a table written by rbm table (expected a new file or an "
+                       f"earlier {'/'.join(TABLE_SUFFIXES)} table); nothing was written")
+
+
+def _looks_like_table(path: Path) -> bool:
+    """An earlier table: text beside no model config, and for .json our list of tables (a predictions
+    file is an object)."""
+    if (path.parent / "config.json").is_file():
+        return False  # a file of a model folder
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix.lower() != ".json":
+        return True
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, list) and all(isinstance(t, dict) and "title" in t for t in data)

@@ -1,6 +1,7 @@
 """What every training-time condition shares: its result type, names and the condition registry."""
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -44,16 +45,24 @@ PREFIXES: dict[str, str] = {"label-noise": "noise", "minority": "minority"}
 
 
 def parse_ratio(value: float | int | str) -> float:
-    """``0.1``, ``10``, ``"10%"`` → 0.1. Values above 1 are read as percentages."""
-    text = str(value).strip().rstrip("%")
+    """``0.1`` or ``"10%"`` → 0.1. A bare number is a fraction in (0, 1); a percentage says so with ``%``.
+
+    Why so strict: ``1.5`` could mean 1.5 % or 150 %, ``1`` 1 % or 100 %, and ``0`` would silently be the
+    clean condition (which suites add with ``include_clean``); each guess would train on other data than asked.
+    """
+    text = str(value).strip()
+    percent = text.endswith("%")
+    expected = "expected a fraction in (0, 1) such as 0.1, or a percentage in (0, 100) written with % such as 10%"
     try:
-        ratio = float(text)
+        ratio = float(text[:-1] if percent else text)
     except ValueError:
-        raise RBMError(f"ratio {value!r}: expected a fraction (0.10) or a percentage (10, 10%)") from None
-    if ratio > 1 or str(value).strip().endswith("%"):
+        raise RBMError(f"ratio {value!r}: {expected}") from None
+    if isinstance(value, bool) or not math.isfinite(ratio):
+        raise RBMError(f"ratio {value!r}: {expected}")
+    if percent:
         ratio /= 100.0
-    if not 0.0 <= ratio <= 1.0:
-        raise RBMError(f"ratio {value!r}: expected a value in [0, 1] or [0, 100] %")
+    if not 0.0 < ratio < 1.0:
+        raise RBMError(f"ratio {value!r}: {expected}")
     return round(ratio, 6)
 
 

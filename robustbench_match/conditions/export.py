@@ -96,6 +96,29 @@ def _write_jsonl(perturbed: Perturbed, out_dir: Path) -> Path:
     return path
 
 
+def check_export_target(out_dir: str | Path, data_root: Path | None, task: TaskSpec, fmt: str = "tsv") -> None:
+    """Refuse an ``--output`` where the export would overwrite or shadow real data: the data root itself, a
+    folder inside it or holding it (``ROOT/RTE/`` would shadow ``ROOT/glue/RTE/``: later runs would train on
+    the noisy labels), a folder that looks like another data root, or an existing file that no export wrote."""
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise RBMError(f"--output {out}: is a file, not a folder")
+    target = out.resolve()
+    if data_root is not None:
+        root = data_root.resolve()
+        if target == root or target.is_relative_to(root) or root.is_relative_to(target):
+            where = "is" if target == root else ("is inside" if target.is_relative_to(root) else "contains")
+            raise RBMError(f"--output {out}: {where} the data root {root}; an export there would overwrite or "
+                           f"shadow the clean data (choose a folder outside it)")
+    if (out / "glue").is_dir():
+        raise RBMError(f"--output {out}: looks like a glue_data root (it has glue/); an export there would shadow "
+                       f"its clean data (choose a new folder)")
+    path = out / task.glue_dir / f"{task.split_files['train']}.tsv" if fmt == "tsv" else None
+    if path is not None and path.exists() and not (out / MANIFEST).is_file():
+        raise RBMError(f"--output {out}: {path} exists and was not written by rbm data export (no {MANIFEST}); "
+                       f"refusing to overwrite it (choose a new folder)")
+
+
 def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv") -> dict:
     """Write the set and its manifest; returns the manifest."""
     if fmt not in FORMATS:

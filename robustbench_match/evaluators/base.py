@@ -54,10 +54,27 @@ class CheckpointRef:
             elif tok in TASKS:
                 task = get_task(tok).name
             elif condition is None:
+                _check_condition_token(spec, tok)
                 condition = tok
             else:
                 raise RBMError(f"--checkpoint {spec!r}: cannot read {tok!r} (expected TASK/CONDITION/seed-N/MODEL)")
         return cls(model, path.strip(), task, condition, seed)
+
+
+def _check_condition_token(spec: str, tok: str) -> None:
+    """A name token that is neither a task nor seed-N must be a condition (clean, noise-10, minority-30):
+    a mistyped task (``rtee/mine``) must not silently become a condition of its own."""
+    import difflib
+
+    from ..conditions.base import parse_condition
+
+    try:
+        parse_condition(tok)
+    except RBMError:
+        close = difflib.get_close_matches(tok.lower(), TASKS.names(), n=1, cutoff=0.6)
+        hint = f"; did you mean the task {close[0]!r}?" if close else ""
+        raise RBMError(f"--checkpoint {spec!r}: {tok!r} is neither a task nor a condition (clean, noise-PCT, "
+                       f"minority-PCT){hint} (expected [TASK/][CONDITION/][seed-N/]MODEL)") from None
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tabulate import tabulate
 from ..errors import RBMError
 from .layouts import LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, TableSpec
 
-FORMATS = ("markdown", "latex", "csv")
+FORMATS = ("markdown", "latex", "csv", "json")
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
@@ -179,6 +179,24 @@ def to_csv(specs: list[TableSpec]) -> str:
     return buf.getvalue()
 
 
+def to_json(specs: list[TableSpec]) -> str:
+    """Every table as {title, columns, rows: [{row, cells, bold}], note}, cells as the tables print them
+    (the numbers behind them are the records in results.jsonl)."""
+    import json
+
+    tables = []
+    for spec in specs:
+        rows = []
+        for i, label in enumerate(spec.frame.index):
+            cells = {str(c): str(v) for c, v in spec.frame.iloc[i].items()}
+            bold = [] if spec.bold is None else [str(c) for c in spec.bold.columns
+                                                 if i < len(spec.bold.index) and bool(spec.bold.iloc[i][c])]
+            rows.append({"row": str(label), "cells": cells, "bold": bold})
+        tables.append({"title": spec.title, "columns": [str(c) for c in spec.frame.columns], "rows": rows,
+                       "note": spec.note})
+    return json.dumps(tables, indent=2, ensure_ascii=False) + "\n"
+
+
 def render(specs: list[TableSpec], fmt: str, standalone: bool = False,
            latex: Optional[LatexOptions] = None) -> str:
     if fmt == "markdown":
@@ -187,4 +205,6 @@ def render(specs: list[TableSpec], fmt: str, standalone: bool = False,
         return to_latex(specs, standalone=standalone, options=latex)
     if fmt == "csv":
         return to_csv(specs)
+    if fmt == "json":
+        return to_json(specs)
     raise RBMError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..checkpoints import CARD_FILE
+from ..checkpoints import CARD_FILE, looks_local
 from ..conditions.base import training_pool
 from ..data import Examples, load_split
 from ..errors import RBMError
@@ -153,6 +153,8 @@ def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     base = resolve_base_model(cfg.model)
+    if cfg.model and not Path(base).exists() and looks_local(base):
+        raise RBMError(f"--model {cfg.model}: no such folder (expected a model folder or a hub id)")
     labels = {} if task.is_regression else {
         "id2label": dict(enumerate(task.label_names)), "label2id": {n: i for i, n in enumerate(task.label_names)}}
     try:
@@ -160,7 +162,7 @@ def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
         model, info = AutoModelForSequenceClassification.from_pretrained(
             base, num_labels=task.num_labels, output_loading_info=True,
             problem_type="regression" if task.is_regression else "single_label_classification", **labels)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and torch raise their own types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RBMError(f"base model {base}: cannot load as a sequence classifier ({first})") from None
     fresh = set(info.get("missing_keys", ()))
