@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -165,16 +166,16 @@ def _read_tsv(spec: TaskSpec, split: str, path: Path) -> Examples:
         frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, header=0 if layout.header else None,
                             dtype=str, keep_default_na=False, encoding="utf-8-sig", on_bad_lines="error",
                             engine="c")
-    except pd.errors.ParserError as exc:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file (expected a glue_data TSV with rows)") from None
+    except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed TSV ({str(exc).strip()})") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    columns = {}
     if len(frame) == 0:
         raise DataError(f"{path}: no rows{' below the header' if layout.header else ''} (expected a glue_data TSV "
                         f"with examples)")
+    columns = {}
     for key, col in layout.columns.items():
         if isinstance(col, int):
             if col >= frame.shape[1]:
@@ -220,3 +221,19 @@ def _check_label_range(spec: TaskSpec, labels: np.ndarray, source: str, first_ro
         where = f"line {first_row + bad[0]}" if first_row else f"row {bad[0]}"
         raise DataError(f"{source}: {where}: label {labels[bad[0]].item()!r} is not {expected}"
                         f" ({len(bad)} such rows; unlabelled test splits cannot be scored)")
+
+
+def training_pool(examples: Examples, max_examples: int | None, seed: int = 0) -> Examples:
+    """The rows a small-scale run trains on: a seeded uniform sample of ``max_examples`` rows, kept in
+    dataset order, drawn *before* any perturbation — so the trained set still has exactly round(r·N)
+    flipped labels (or kept label-1 rows) for its own N. ``None`` (or N ≥ len) keeps every row.
+
+    Why not the trainer's own first-N truncation: glue files are often sorted (CoLA by source), and
+    truncating after perturbation would break the exact counts the protocol promises.
+    """
+    if max_examples is None or max_examples >= len(examples):
+        return examples
+    rng = np.random.default_rng([int(seed), zlib.crc32(f"pool/{examples.task.name}".encode())])
+    pool = examples.subset(np.sort(rng.choice(len(examples), size=int(max_examples), replace=False)))
+    pool.source = f"{examples.source} [sample {max_examples} seed={seed}]"
+    return pool

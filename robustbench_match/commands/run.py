@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
 from pathlib import Path
 
 from ..errors import RBMError
 from ..evaluators import CheckpointRef, RunContext
 from ..reports.tables import render, tables_for
+from ..results import ResultStore
 from ..suites import get_suite
 from ..tasks import get_task
 
@@ -86,6 +86,11 @@ def run(args) -> int:
     from ..runner import execute, failure_summary, plan_suite
 
     check_args(args)
+    ResultStore(args.output).check_writable()  # before any cell runs, not after an hour of evaluation
+    if args.device != "auto":
+        from ..inference import resolve_device
+
+        resolve_device(args.device)
     suite = get_suite(args.suite, args.include_path)
     if args.workers is not None and args.executor != "local":
         raise RBMError(f"--workers is for --executor local (got --executor {args.executor})")

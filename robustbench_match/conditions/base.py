@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..data import Examples
+from ..data import Examples, training_pool  # training_pool: re-exported (it lives in the data layer)
 from ..errors import RBMError
 from ..registry import Registry
 
@@ -100,22 +100,6 @@ def rng_for(kind: str, task: str, seed: int) -> np.random.Generator:
     sets of a seed are nested (the 5 % flips are the first 5 % of the 10 % flips) and the degradation
     curve measures the ratio, not a different draw at each point."""
     return np.random.default_rng([int(seed), zlib.crc32(f"{kind}/{task}".encode())])
-
-
-def training_pool(examples: Examples, max_examples: int | None, seed: int = 0) -> Examples:
-    """The rows a small-scale run trains on: a seeded uniform sample of ``max_examples`` rows, kept in
-    dataset order, drawn *before* any perturbation — so the trained set still has exactly round(r·N)
-    flipped labels (or kept label-1 rows) for its own N. ``None`` (or N ≥ len) keeps every row.
-
-    Why not the trainer's own first-N truncation: glue files are often sorted (CoLA by source), and
-    truncating after perturbation would break the exact counts the protocol promises.
-    """
-    if max_examples is None or max_examples >= len(examples):
-        return examples
-    rng = np.random.default_rng([int(seed), zlib.crc32(f"pool/{examples.task.name}".encode())])
-    pool = examples.subset(np.sort(rng.choice(len(examples), size=int(max_examples), replace=False)))
-    pool.source = f"{examples.source} [sample {max_examples} seed={seed}]"
-    return pool
 
 
 def perturbed_training_set(kind: str, examples: Examples, ratio: float, seed: int,

@@ -266,8 +266,8 @@ def plan_grid(suite, ctx: RunContext, *, eval_sets: EvalSets | None = None,
     if not cells:
         if not ctx.checkpoints and not can_train:
             raise RBMError(nothing or f"suite {suite.name}: give checkpoints to evaluate (--checkpoint NAME=PATH)")
-        raise RBMError(f"suite {suite.name}: nothing to run (no training data for {', '.join(tasks)} and no "
-                       f"usable --checkpoint)")
+        raise RBMError(f"suite {suite.name}: no cell to evaluate for {', '.join(tasks)} (no --checkpoint for these "
+                       f"tasks, and no training data to train one)")
     return list(cells.values())
 
 

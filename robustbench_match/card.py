@@ -1,0 +1,67 @@
+"""The checkpoint card (``rbm_card.json``): one module owns its name, its schema and how it is read and written.
+
+Why a card: a folder of weights does not say which task, method, seed, hyperparameters or training
+data made it. ``rbm train`` writes the card beside the Hugging Face files; the runner reads it to map
+a checkpoint to its task and seed, to check a training-condition checkpoint's data hash, and to reuse a
+trained cell only when it was trained with the same settings. Checkpoints made elsewhere have none.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError
+
+CARD_FILE = "rbm_card.json"
+
+#: the card's fields and what each holds (``rbm train`` writes all of them; readers use the first six)
+CARD_SCHEMA: dict[str, str] = {
+    "task": "canonical task name the model was fine-tuned for",
+    "method": "fine-tuning method (canonical name; a+b for compositions)",
+    "seed": "training seed",
+    "hyperparameters": "the trainer's and the method's hyperparameters, precision resolved",
+    "train_data_sha256": "sha256 of the training examples (texts, labels, order) actually trained on",
+    "condition": "how the training set was perturbed (label noise, minority), or null",
+    "base_model": "the pretrained model it started from",
+    "train_data_source": "where the training examples were read",
+    "n_train": "number of training examples",
+    "steps": "optimizer steps",
+    "setup_time_s": "seconds before the first step",
+    "train_time_per_epoch_s": "mean wall seconds per epoch",
+    "epoch_times_s": "wall seconds of each epoch",
+    "cpu_time_per_epoch_s": "mean CPU seconds per epoch",
+    "final_loss": "last logged training loss",
+    "log_file": "the per-step log beside the card",
+    "device": "where it was trained",
+    "package_version": "robustbench-match version",
+    "torch_version": "torch version",
+    "python_version": "Python version",
+    "created": "UTC time the card was written",
+    "partial_epoch": "a run cut by max_steps: the steps done, of how many, and the seconds measured",
+}
+
+
+def card_path(folder: str | Path) -> Path:
+    return Path(folder) / CARD_FILE
+
+
+def read_card(folder: str | Path) -> dict[str, Any]:
+    """The card of a checkpoint folder; {} when it has none (a checkpoint made elsewhere)."""
+    path = card_path(folder)
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{path}: expected a JSON object (a robustbench-match checkpoint card)")
+    return card
+
+
+def write_card(folder: str | Path, card: dict[str, Any]) -> Path:
+    """Write the card (sorted keys, one field a line); fields are documented in :data:`CARD_SCHEMA`."""
+    path = card_path(folder)
+    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
