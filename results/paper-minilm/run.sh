@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The paper's tables re-measured with the packaged MiniLM-L6 on CPU (see README.md here).
+# Resumable: every finished cell is stored and skipped on a rerun; a killed run loses at most the
+# cells in flight. Stages run in priority order; pick some with STAGES="table1 table2 render".
+#
+#   results/paper-minilm/run.sh                  # everything, 2 workers x 1 thread (measured faster
+#                                                # than 1 process x 2 threads on 2 cores)
+#   WORKERS=1 THREADS=2 results/paper-minilm/run.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
+WORKERS=${WORKERS:-2}
+THREADS=${THREADS:-1}
+STAGES=${STAGES:-"table1 table2 table7 table3 table5 attacks render"}
+RBM=${RBM:-$ROOT/.venv/bin/rbm}
+[ -x "$RBM" ] || RBM=$(command -v rbm)
+# RBM_CODE=DIR runs the package from DIR (e.g. a `git worktree` pinned at one commit), so that a
+# multi-hour grid is not affected by edits to the checkout it was started from.
+[ -n "${RBM_CODE:-}" ] && export PYTHONPATH=$RBM_CODE
+export HF_HUB_OFFLINE=1 RBM_OFFLINE=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+SUITES=$HERE/suites
+mkdir -p "$HERE/logs"
+
+# rbm with this study's suites, data and predictions; one log per job.
+rbm_job() {  # LOGNAME ARGS...
+    local name=$1; shift
+    echo "$(date +%T) start $name"
+    if nice -n 5 "$RBM" "$@" --include-path "$SUITES" --data-dir "$DATA" --save-predictions --format none \
+            >"$HERE/logs/$name.log" 2>&1; then
+        echo "$(date +%T) done  $name"
+    else
+        echo "$(date +%T) FAILED $name (see logs/$name.log)"; return 1
+    fi
+}
+export -f rbm_job; export RBM DATA SUITES HERE
+
+# Jobs (one per line: LOGNAME ARGS...) run WORKERS at a time; a failed job does not stop the others.
+parallel_jobs() { xargs -P "$WORKERS" -L 1 bash -c 'rbm_job "$@"' _ || true; }
+
+# Table 1: the cheapest tasks first so that every finished task has all methods x 3 seeds.
+stage_table1() {
+    for task in ${TASKS:-sst2 cola mrpc stsb rte}; do
+        local methods=${METHODS:-vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f}
+        [ "$task" = stsb ] && methods=${METHODS:-vanilla,match-tuning}   # R3F's KL term needs classes (paper: STS-B = vanilla)
+        for seed in 1 2 3; do
+            echo "t1-$task-s$seed run pm-glue --tasks $task --seeds $seed --methods $methods --output $HERE/table1-glue"
+        done
+    done | parallel_jobs
+}
+
+# Table 1 checkpoints (task, method, seed) as --checkpoint arguments, for suites that reuse them.
+table1_checkpoints() {  # TASK METHODS(comma) PREFIX(e.g. "clean/" or "")
+    local task=$1 methods=$2 prefix=${3:-}
+    for method in ${methods//,/ }; do
+        for seed in 1 2 3; do
+            local dir=$HERE/table1-glue/checkpoints/pm-glue/$task/clean/$method/seed-$seed
+            [ -f "$dir/rbm_card.json" ] && printf -- '--checkpoint %s/%sseed-%s/%s=%s ' "$task" "$prefix" "$seed" "$method" "$dir"
+        done
+    done
+}
+
+# Table 2: AdvGLUE with the Table 1 checkpoints (no retraining).
+stage_table2() {
+    for task in sst2 rte; do
+        local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f)
+        [ -n "$ckpts" ] && echo "t2-$task run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
+    done | parallel_jobs
+}
+
+# Table 7: ablations; the full Match-Tuning cells are the Table 1 checkpoints.
+stage_table7() {
+    for task in sst2 cola; do
+        for seed in 1 2 3; do
+            echo "t7-$task-s$seed run pm-ablation --tasks $task --seeds $seed --methods match-tuning-positive,match-tuning-negative --output $HERE/table7-ablation"
+        done
+        local ckpts; ckpts=$(table1_checkpoints $task match-tuning)
+        [ -n "$ckpts" ] && echo "t7-$task-full run pm-ablation --tasks $task $ckpts --output $HERE/table7-ablation"
+    done | parallel_jobs
+}
+
+# Tables 3 and 5: clean cells are the Table 1 checkpoints (same pool, same settings: same model).
+stage_conditions() {  # SUITE FOLDER PREFIX
+    local suite=$1 folder=$2 tag=$3
+    for task in sst2 cola mrpc rte; do
+        local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning clean/)
+        for seed in 1 2 3; do
+            echo "$tag-$task-s$seed run $suite --tasks $task --seeds $seed --methods vanilla,match-tuning $ckpts --output $HERE/$folder"
+        done
+    done | parallel_jobs
+}
+stage_table3() { stage_conditions pm-label-noise table3-label-noise t3; }
+stage_table5() { stage_conditions pm-minority table5-minority t5; }
+
+# Attacks: DeepWordBug and PWWS on 50 SST-2 dev sentences, vanilla and Match-Tuning, every seed.
+stage_attacks() {
+    local ckpts; ckpts=$(table1_checkpoints sst2 vanilla,match-tuning)
+    [ -n "$ckpts" ] && echo "attacks-sst2 run pm-attacks --tasks sst2 $ckpts --output $HERE/attacks" | WORKERS=1 parallel_jobs
+}
+
+# Tables, LaTeX, significance and plots from the stored records only.
+stage_render() {
+    for folder in "$HERE"/table* "$HERE"/attacks; do
+        [ -f "$folder/results.jsonl" ] || continue
+        "$RBM" table "$folder" --format markdown --majority-row > "$folder/tables.md"
+        "$RBM" table "$folder" --format latex --standalone --majority-row > "$folder/tables.tex"
+        "$RBM" table "$folder" --format csv > "$folder/tables.csv"
+    done
+    for folder in table3-label-noise table5-minority; do
+        [ -f "$HERE/$folder/results.jsonl" ] && "$RBM" plot degradation "$HERE/$folder" -o "$HERE/$folder/degradation.png" || true
+    done
+    for pair in "table1-glue match-tuning" "table1-glue r3f" "table1-glue child-tuning-d" "table1-glue match-tuning+r3f" \
+                "table2-advglue match-tuning" "table3-label-noise match-tuning" "table5-minority match-tuning" \
+                "table7-ablation match-tuning-positive" "table7-ablation match-tuning-negative"; do
+        set -- $pair
+        [ -f "$HERE/$1/results.jsonl" ] || continue
+        local base=vanilla; [ "$1" = table7-ablation ] && base=match-tuning
+        "$RBM" compare "$HERE/$1" --a "$2" --b "$base" > "$HERE/$1/compare-$2-vs-$base.md" 2>&1 || true
+    done
+}
+
+for stage in $STAGES; do
+    echo "== $stage"
+    "stage_$stage"
+done
