@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
 from ..errors import RBMError
 from ..evaluators import CheckpointRef, RunContext
@@ -120,7 +122,26 @@ def run(args) -> int:
     if outcome.failed:
         print(f"rbm run: {failure_summary(outcome.failed)}", file=sys.stderr)
         return 1
+    hint = next_step(outcome.records, ctx.output, args.data_dir)
+    if hint:
+        print(hint, file=sys.stderr)
     return 0
+
+
+def next_step(records: list[dict], output: Path, data_dir: Optional[str]) -> str:
+    """For a run that trained its own checkpoints (the quickstart): where they are, and a ready-to-paste
+    line that scores one of them on another suite."""
+    out = output.resolve()
+    trained = sorted({r["checkpoint"]["path"] for r in records if (r.get("checkpoint") or {}).get("path")
+                      and Path(r["checkpoint"]["path"]).resolve().is_relative_to(out)})
+    if not trained or len(trained) > 3:
+        return ""
+    first = next(r for r in records if (r.get("checkpoint") or {}).get("path") == trained[0])
+    data = f" --data-dir {shlex.quote(data_dir)}" if data_dir else ""
+    name = f"{first['task']}/{first['model']}={trained[0]}"
+    return (f"checkpoint{'s' if len(trained) > 1 else ''}: {', '.join(trained)}\nscore one on another suite, e.g.:\n"
+            f"  rbm run glue-dev --checkpoint {shlex.quote(name)} --tasks {first['task']}{data} "
+            f"--output runs/{first['model']}-glue")
 
 
 def print_plan(plan) -> None:

@@ -219,12 +219,13 @@ def prepare_output(output: str, overwrite: bool) -> tuple[Path, Path]:
                                f"(with {CARD_FILE}); this folder is not one, so nothing was deleted (choose a new "
                                f"--output)")
     parent = out.parent
-    try:
+    probe = parent / f".{out.name}.write-test-{os.getpid()}"
+    try:  # find out now, not after training, that the checkpoint cannot be written
         parent.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
     except OSError as exc:
-        raise RBMError(f"--output {out}: cannot create its parent folder ({exc.strerror or exc})") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RBMError(f"--output {out}: the folder {parent} is not writable")
+        raise RBMError(f"--output {out}: cannot write into {parent} ({exc.strerror or exc})") from None
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)

