@@ -33,6 +33,36 @@ def seed_list(value: str) -> list[int]:
     return seeds
 
 
+def with_params(suite, assignments: list[str]):
+    """The suite with ``--set key=value`` applied to its ``params`` (values read as YAML: 0.1, true,
+    [0.05, 0.1], null), checked like the suite file's own params: an unknown key or a wrong type is one line."""
+    if not assignments:
+        return suite
+    import dataclasses
+
+    import yaml
+
+    from ..evaluators.params import parse_params
+
+    params = dict(suite.params)
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise RBMError(f"--set {item!r}: expected KEY=VALUE (e.g. --set num_examples=20)")
+        try:
+            params[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise RBMError(f"--set {item!r}: the value is not valid YAML (e.g. 0.1, true, [0.05, 0.1])") from None
+    where = f"--set (suite {suite.name})"
+    typed = parse_params(suite.evaluator, params, where)
+    if typed is None:  # an evaluator without a params dataclass: at least no key the suite does not have
+        unknown = sorted(set(params) - set(suite.params))
+        if unknown:
+            raise RBMError(f"{where}: unknown param(s) {', '.join(unknown)} (the suite has: "
+                           f"{', '.join(sorted(suite.params)) or 'none'})")
+    return dataclasses.replace(suite, params=params, typed_params=typed)
+
+
 def check_args(args) -> None:
     """Numbers that cannot work fail here, naming the flag, before anything is loaded or written."""
     positive = {"--batch-size": args.batch_size, "--max-length": args.max_length, "--num-examples": args.num_examples,
@@ -59,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--batch-size", type=int, default=64, help="inference batch size")
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "
+                             "--set 'ratios=[0.1, 0.2]'; repeatable")
     parser.add_argument("--force", action="store_true", help="redo cells already stored")
     parser.add_argument("--save-predictions", action="store_true", help="keep per-example predictions")
     parser.add_argument("--include-path", action="append", default=[], help="extra folder of suite YAML files")
@@ -93,7 +126,10 @@ def run(args) -> int:
         from ..inference import resolve_device
 
         resolve_device(args.device)
-    suite = get_suite(args.suite, args.include_path)
+    suite = with_params(get_suite(args.suite, args.include_path), args.set)
+    for flag, value in (("--workers", args.workers), ("--threads-per-worker", args.threads_per_worker)):
+        if value is not None and value < 1:
+            raise RBMError(f"{flag} {value}: must be at least 1")
     if args.workers is not None and args.executor != "local":
         raise RBMError(f"--workers is for --executor local (got --executor {args.executor})")
     if args.executor_opt and args.executor != "slurm":
