@@ -20,7 +20,7 @@ from .base import ExecutorOptions, JobOutcome, jobs_dir, read_state, write_job_s
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"timeout_min": 24 * 60, "cpus_per_task": 1}
+DEFAULTS = {"timeout_min": 24 * 60, "cpus_per_task": 1, "stderr_to_stdout": True}  # one log per job
 POLL_S = 2.0
 GONE_GRACE_S = 60.0  # a job absent from squeue this long without a result has failed
 
