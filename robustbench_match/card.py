@@ -39,6 +39,7 @@ CARD_SCHEMA: dict[str, str] = {
     "python_version": "Python version",
     "created": "UTC time the card was written",
     "partial_epoch": "a run cut by max_steps: the steps done, of how many, and the seconds measured",
+    "loss_diverged": "the divergence warning of the run (loss far above its start), or null",
 }
 
 

@@ -15,13 +15,13 @@ from typing import Callable, Optional, Protocol
 
 import numpy as np
 
+from .card import CARD_FILE, read_card  # noqa: F401 - the card module owns the card; CARD_FILE re-exported
 from .data import Examples
 from .errors import CheckpointError
 from .tasks import TaskSpec, get_task, TASKS
 
 log = logging.getLogger(__name__)
 
-CARD_FILE = "rbm_card.json"  # written by `rbm train` beside the HF files; optional for other checkpoints
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _GENERIC = re.compile(r"^(label_?)?(\d+)$")
 _SYNONYMS = {
@@ -97,13 +97,7 @@ class HFCheckpoint:
     def card(self) -> dict:
         """The ``rbm_card.json`` beside the weights (read once); {} for checkpoints made elsewhere."""
         if self._card is None:
-            card = Path(self.path) / CARD_FILE
-            self._card = {}
-            if card.is_file():
-                try:
-                    self._card = json.loads(card.read_text())
-                except json.JSONDecodeError as exc:
-                    raise CheckpointError(f"{card}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            self._card = read_card(self.path) if Path(self.path).is_dir() else {}
         return self._card
 
     def tasks(self) -> Optional[list[str]]:

@@ -21,11 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX, CSV or JSON"),
     "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "
                                                       "(per seed and over seeds)"),
-    "train": ("robustbench_match.training.cli", "fine-tune a model with one of the bundled methods"),
-    "methods": ("robustbench_match.training.cli_methods", "list the fine-tuning methods and their defaults"),
+    "train": ("robustbench_match.commands.train", "fine-tune a model with one of the bundled methods"),
+    "methods": ("robustbench_match.commands.methods", "list the fine-tuning methods and their defaults"),
     "plot": ("robustbench_match.commands.plot", "plot training dynamics, loss curves or degradation"),
-    "data": ("robustbench_match.conditions.cli", "export a perturbed training set (label noise, minority)"),
-    "resources": ("robustbench_match.attacks.cli", "list attack recipes and whether their resources are present"),
+    "data": ("robustbench_match.commands.data", "export a perturbed training set (label noise, minority)"),
+    "resources": ("robustbench_match.commands.resources", "list attack recipes and whether their resources are present"),
     "tasks": ("robustbench_match.commands.tasks", "list the tasks: label order, metrics, eval sets, data folders"),
 }
 

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..checkpoints import CARD_FILE, looks_local
+from ..card import CARD_FILE, write_card
+from ..checkpoints import looks_local
 from ..conditions.base import training_pool
 from ..data import Examples, load_split
 from ..errors import RBMError
@@ -290,7 +291,7 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
             tmp.mkdir(parents=True)
         card = _run(cfg, task, method, examples, tmp, rank, world)
         if rank == 0:
-            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+            write_card(tmp, card)
             publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
