@@ -115,10 +115,7 @@ class Cell:
     def mean(self) -> float:
         return self.summary.mean
 
-    def finite(self) -> dict[Hashable, float]:
-        return {s: v for s, v in self.values.items() if math.isfinite(v)}
-
-    def text(self, scale: float = 100.0, digits: int = 2, show_n: bool = False, spread: bool = True) -> str:
+    def text(self, scale: float = 100.0, digits: int = 2, show_n: bool = False) -> str:
         """``mean`` for one seed, ``mean ± sd (max)`` over several (the paper's mean (max)); ``NaN (n=3)``
         when no seed is finite, ``(n=2 of 3; 1 NaN)`` when some are not; ``†`` when a seed is degenerate."""
         s = self.summary
@@ -128,7 +125,7 @@ class Cell:
             out = f"NaN (n={self.n_total})"
         else:
             out = num(s.mean * scale, digits)
-            if s.n > 1 and spread:
+            if s.n > 1:
                 out += f" ± {num(s.sd * scale, digits)} ({num(s.max * scale, digits)})"
             if s.n_nan:
                 out += f" (n={s.n} of {self.n_total}; {s.n_nan} NaN)"
@@ -187,17 +184,16 @@ class TableBuilder:
     def __init__(self, title: str, rows: list[str], columns: list[str], scale: float = 100.0, digits: int = 2):
         self.title, self.rows, self.columns = title, list(rows), list(columns)
         self.scale, self.digits = scale, digits
-        self._cells: dict[tuple[str, str], tuple[Cell, bool]] = {}
+        self._cells: dict[tuple[str, str], Cell] = {}
         self._text: dict[tuple[str, str], _Text] = {}
         self._rank: dict[str, tuple[bool, dict[str, Cell]]] = {}
         self._tests: list[PairedTest] = []
         self.majority: dict[str, Optional[float]] = {}
 
     # -- filling
-    def cell(self, row: str, col: str, cell: Cell, higher_is_better: Optional[bool] = True,
-             spread: bool = True) -> None:
+    def cell(self, row: str, col: str, cell: Cell, higher_is_better: Optional[bool] = True) -> None:
         """Show ``cell`` (mean ± sd (max)); rank it for bold unless ``higher_is_better`` is None."""
-        self._cells[(row, col)] = (cell, spread)
+        self._cells[(row, col)] = cell
         if higher_is_better is not None:
             self.rank(col, row, cell, higher_is_better)
 
@@ -220,7 +216,7 @@ class TableBuilder:
 
     # -- output
     def usual_n(self) -> Optional[int]:
-        counts = Counter(c.n_total for c, _ in self._cells.values() if c.n_total)
+        counts = Counter(c.n_total for c in self._cells.values() if c.n_total)
         counts.update(t.n for t in self._text.values() if t.n)
         return counts.most_common(1)[0][0] if counts else None
 
@@ -244,8 +240,8 @@ class TableBuilder:
     def build(self, note: str = "") -> TableSpec:
         usual = self.usual_n()
         frame = pd.DataFrame("–", index=self.rows, columns=self.columns, dtype=object)
-        for (row, col), (cell, spread) in self._cells.items():
-            frame.loc[row, col] = cell.text(self.scale, self.digits, show_n=cell.n_total != usual, spread=spread)
+        for (row, col), cell in self._cells.items():
+            frame.loc[row, col] = cell.text(self.scale, self.digits, show_n=cell.n_total != usual)
         for (row, col), t in self._text.items():
             text = t.text + (f" (n={t.n})" if t.n is not None and t.n != usual else "")
             frame.loc[row, col] = text + (DAGGER if t.degenerate and not text.endswith(DAGGER) else "")
@@ -254,7 +250,7 @@ class TableBuilder:
         if usual is not None:
             notes.append(f"Seeds: n = {usual} per value"
                          + (" unless it says (n=k)" if self._n_varies(usual) else ""))
-        if any(c.summary.n_nan for c, _ in self._cells.values()):
+        if any(c.summary.n_nan for c in self._cells.values()):
             notes.append(NAN_NOTE)
         notes.extend(self._dagger_notes(frame))
         if self._rank and len(self.rows) > 1:
@@ -271,11 +267,11 @@ class TableBuilder:
         return any(c == col and t.text != "–" for (_, c), t in self._text.items())
 
     def _n_varies(self, usual: int) -> bool:
-        return (any(c.n_total not in (0, usual) for c, _ in self._cells.values())
+        return (any(c.n_total not in (0, usual) for c in self._cells.values())
                 or any(t.n not in (None, usual) for t in self._text.values()))
 
     def _dagger_notes(self, frame: pd.DataFrame) -> list[str]:
-        own = {(r, c): cell for (r, c), (cell, _) in self._cells.items() if cell.n_degenerate}
+        own = {(r, c): cell for (r, c), cell in self._cells.items() if cell.n_degenerate}
         for c, (_, cells) in self._rank.items():  # ranked values shown as text (e.g. AdvGLUE's m/mm)
             own.update({(r, c): cell for r, cell in cells.items() if cell.n_degenerate and (r, c) not in own})
         own = [(r, c, own[(r, c)]) for r in self.rows for c in self.columns if (r, c) in own]
