@@ -421,8 +421,8 @@ def open_checkpoint(name: str, path: str, **options) -> Predictor:
     if p.suffix.lower() == ".json" and p.is_file():
         return PredictionsFile(name, path)
     if not p.exists() and looks_local(path):
-        raise CheckpointError(f"checkpoint {name}: no such folder {path} (expected a model folder, a hub id "
-                              f"or a predictions .json)")
+        raise CheckpointError(f"checkpoint {name}: no such folder {path} (the path does not exist; expected a model "
+                              f"folder, a hub id or a predictions .json)")
     if p.suffix.lower() == ".json":
         raise CheckpointError(f"checkpoint {name}: predictions file {path} not found")
     return HFCheckpoint(name, path, **options)

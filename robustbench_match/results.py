@@ -117,9 +117,13 @@ class ResultStore:
             raise RBMError(f"--output {self.dir}: is a file, not a folder (expected a result folder)")
         if self.path.exists() and not self.path.is_file():
             raise RBMError(f"--output {self.dir}: {RESULTS_FILE} is a folder, not a results file")
+        existing = self.dir  # probe the folder, or the nearest one that exists (nothing is created here)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RBMError(f"--output {self.dir}: {existing} is a file, not a folder")
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=self.dir, prefix=".write-test.")
+            fd, probe = tempfile.mkstemp(dir=existing, prefix=".rbm-write-test.")
             os.close(fd)
             os.unlink(probe)
         except OSError as exc:

@@ -229,6 +229,9 @@ ROWS = [
         "expected comma-separated integers"),
     Row("train-max-grad-norm-nan", lambda e, c: train_args(e, e["tmp"] / "ck", "--max-grad-norm", "nan"),
         "--max-grad-norm must be a finite number"),
+    Row("set-unknown-param", lambda e, c: run_args(e, c["good"], "--set", "num_examplez=3")[:1] + ["textattack"]
+        + run_args(e, c["good"], "--set", "num_examplez=3")[2:], "params.num_examplez: unknown key"),
+    Row("set-not-key-value", lambda e, c: run_args(e, c["good"], "--set", "ratios"), "--set 'ratios': expected KEY=VALUE"),
     # -- newcomer
     Row("mistyped-local-checkpoint", lambda e, c: run_args(e, "run/no-such-model"), "no such folder run/no-such-model"),
 ]
@@ -355,3 +358,13 @@ def test_table_json_and_an_earlier_table_may_be_replaced(env, capsys):
     assert table["rows"][0]["row"] == "m" and table["rows"][0]["cells"]["SST-2"] == "90.00"
     assert table["rows"][0]["bold"] == []  # a one-row table bolds nothing
     assert rbm(["table", env["run"], "--format", "json", "-o", target], capsys)[0] == 0  # our own table: replaced
+
+
+def test_set_overrides_a_suite_param_for_one_run(tmp_path, capsys):
+    code, out, err = rbm(["run", "label-noise", "--tasks", "rte", "--seeds", "1", "--methods", "vanilla",
+                          "--set", "ratios=[0.2]", "--set", "include_clean=false", "--data-dir", DATA_DIR,
+                          "--output", tmp_path / "out", "--plan"], capsys)
+    assert code == 0, err
+    keys = [line.split()[1] for line in out.splitlines() if line.startswith("run ")]
+    assert keys == ["label-noise|vanilla|rte|noise-20|1"]
+    assert not (tmp_path / "out").exists()  # planning writes nothing

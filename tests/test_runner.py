@@ -109,14 +109,16 @@ def test_kill_at_any_moment_then_rerun_loses_and_duplicates_nothing(sst2_checkpo
 
 def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     store = ResultStore(tmp_path)
-    store.put({"key": "a", "v": 1})
+    base = {"suite": "s", "model": "m", "task": "rte", "eval_set": "rte", "condition": "clean",
+            "metrics": {"accuracy": 0.5}, "main_metric": "accuracy"}
+    store.put({**base, "key": "a", "v": 1})
 
     def boom(*_):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        store.put({"key": "b", "v": 2})
+        store.put({**base, "key": "b", "v": 2})
     monkeypatch.undo()
     assert [r["key"] for r in store.records()] == ["a"]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
