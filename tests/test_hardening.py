@@ -368,3 +368,20 @@ def test_set_overrides_a_suite_param_for_one_run(tmp_path, capsys):
     keys = [line.split()[1] for line in out.splitlines() if line.startswith("run ")]
     assert keys == ["label-noise|vanilla|rte|noise-20|1"]
     assert not (tmp_path / "out").exists()  # planning writes nothing
+
+
+def test_nan_metrics_print_as_nan_never_dash_or_plus_nan():
+    """A NaN score (e.g. MCC of a constant predictor) prints as NaN with its count, in every format."""
+    from robustbench_match.reports.tables import render, tables_for
+
+    recs = []
+    for seed, (a, b) in enumerate([(float("nan"), 0.2), (0.1, 0.3)], 1):
+        for model, value in (("vanilla", a), ("mine", b)):
+            recs.append({"key": f"glue-dev|{model}|cola|clean|{seed}", "suite": "glue-dev", "layout": "tasks",
+                         "model": model, "task": "cola", "eval_set": "cola", "condition": "clean", "seed": seed,
+                         "metrics": {"matthews_correlation": value}, "main_metric": "matthews_correlation"})
+    specs = tables_for(recs)
+    for fmt in ("markdown", "csv", "json"):
+        text = render(specs, fmt)
+        assert "NaN" in text, text
+        assert not re.search(r"\+nan|nan\*|(?<![A-Za-z])nan(?![A-Za-z])", text), text
