@@ -179,6 +179,8 @@ ROWS = [
     Row("table-o-results", lambda e, c: ["table", e["run"], "-o", e["run"] / "results.jsonl"],
         "refusing to overwrite a results file"),
     Row("table-o-not-a-table", lambda e, c: ["table", e["run"], "-o", e["file"]], "is not a table"),
+    Row("table-o-readme", lambda e, c: ["table", e["run"], "-o", e["tmp"] / "README.md"], "is not a table",
+        lambda e, c: (e["tmp"] / "README.md").write_text("# My project\n\nNotes.\n")),
     Row("export-into-data-root", lambda e, c: export_args(e, e["root"]), "is the data root"),
     Row("export-over-data-root", lambda e, c: export_args(e, e["tmp"]), "contains the data root"),
     Row("export-inside-data-root", lambda e, c: export_args(e, e["root"] / "glue"), "is inside the data root"),
@@ -358,6 +360,9 @@ def test_table_json_and_an_earlier_table_may_be_replaced(env, capsys):
     assert table["rows"][0]["row"] == "m" and table["rows"][0]["cells"]["SST-2"] == "90.00"
     assert table["rows"][0]["bold"] == []  # a one-row table bolds nothing
     assert rbm(["table", env["run"], "--format", "json", "-o", target], capsys)[0] == 0  # our own table: replaced
+    for fmt, name in (("markdown", "t.md"), ("csv", "t.csv"), ("latex", "t.tex")):
+        for _ in range(2):  # written, then replaced
+            assert rbm(["table", env["run"], "--format", fmt, "-o", env["tmp"] / name], capsys)[0] == 0
 
 
 def test_set_overrides_a_suite_param_for_one_run(tmp_path, capsys):

@@ -66,16 +66,22 @@ def check_table_output(path: Path) -> None:
 
 
 def _looks_like_table(path: Path) -> bool:
-    """An earlier table: text beside no model config, and for .json our list of tables (a predictions
-    file is an object)."""
+    """An earlier output of rbm table, by its shape: Markdown starts with a ``### title``, CSV with
+    ``method,table``, LaTeX holds a tabular, JSON is our list of tables (a README, a data CSV or a
+    predictions file is none of these, so it is never replaced)."""
     if (path.parent / "config.json").is_file():
         return False  # a file of a model folder
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    if path.suffix.lower() != ".json":
-        return True
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return text.lstrip().startswith("### ")
+    if suffix == ".csv":
+        return text.startswith("method,table")
+    if suffix == ".tex":
+        return "\\begin{tabular}" in text
     import json
 
     try:

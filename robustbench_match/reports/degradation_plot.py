@@ -153,7 +153,8 @@ class _DegradationKind:
     @staticmethod
     def add_arguments(parser) -> None:
         parser.add_argument("results", nargs="+", help="result folders (or results.jsonl files) of `rbm run`")
-        parser.add_argument("--output", default=None, help="folder for the figures (default: the first results folder)")
+        parser.add_argument("-o", "--output", default=None,
+                            help="folder for the figures (default: the first results folder)")
         parser.add_argument("--baseline", default=None, help="method listed first (default: vanilla)")
         parser.add_argument("--format", action="append", choices=["png", "pdf", "svg"],
                             help="file formats (repeatable; default png and pdf)")
@@ -168,6 +169,8 @@ class _DegradationKind:
             raise RBMError(f"{', '.join(args.results)}: no label-noise or minority results to plot")
         first = Path(args.results[0])
         output = Path(args.output) if args.output else (first.parent if first.is_file() else first)
+        if output.exists() and not output.is_dir():
+            raise RBMError(f"--output {output}: is a file (expected a folder for the figures)")
         for path in plot_degradation(records, output, args.baseline, tuple(args.format or ("png", "pdf"))):
             print(path)
         return 0
