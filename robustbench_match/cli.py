@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -86,6 +87,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args._run(args) or 0)
     except (RBMError, UnknownNameError) as exc:
         print(f"rbm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `rbm table RUN | head`: the reader closed the pipe; nothing is wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 1
     except KeyboardInterrupt:
         print(f"rbm {args.command}: interrupted; finished cells are saved, rerun to resume", file=sys.stderr)
