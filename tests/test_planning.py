@@ -185,3 +185,22 @@ def test_plan_lists_cells_that_will_train(tmp_path, data_dir, capsys):
     assert out[-1] == "2 cells: 0 stored, 2 to run, 0 to redo; 2 job(s), 2 checkpoint(s) to train"
     assert all(line.startswith("run") and "trains vanilla on rte" in line for line in out[:-1])
     assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_card_module_documents_every_field_the_trainer_writes(tmp_path, data_dir):
+    """One module owns the checkpoint card: the trainer writes it through robustbench_match.card, and every
+    field it writes is documented in CARD_SCHEMA; checkpoints read it back through the same module."""
+    from robustbench_match.card import CARD_FILE, CARD_SCHEMA, read_card
+    from robustbench_match.checkpoints import HFCheckpoint
+    from robustbench_match.training import TrainConfig, train
+
+    out = train(TrainConfig(method="vanilla", task="rte", seed=1, output=str(tmp_path / "ck"), data_dir=data_dir,
+                            max_steps=1, batch_size=8, max_train_examples=16, max_length=32))
+    card = read_card(out)
+    assert (Path(out) / CARD_FILE).is_file() and card["task"] == "rte" and card["seed"] == 1
+    assert set(card) <= set(CARD_SCHEMA), set(card) - set(CARD_SCHEMA)
+    assert HFCheckpoint("m", out).card == card
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / CARD_FILE).write_text("[1, 2]")
+    with pytest.raises(RBMError, match="expected a JSON object"):
+        read_card(tmp_path / "bad")
