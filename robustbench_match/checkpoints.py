@@ -360,6 +360,12 @@ class PredictionsFile:
 
     def _checked(self, key: str, task: TaskSpec, ref: EvalSetRef, examples: Examples) -> np.ndarray:
         values = self._data()[key]
+        sample = getattr(examples, "sample", None)
+        if sample and len(values) == sample["of"]:  # `rbm run --limit`: the file covers the whole set
+            key_ids = (key, "limit", len(examples))
+            if key_ids not in self._ids:
+                self._ids[key_ids] = self._to_ids([values[i] for i in sample["positions"]], task, key)
+            return self._ids[key_ids]
         if len(values) != len(examples):
             hint = ""
             if ref.collection != GLUE_DEV and "/" not in key and len(values) > len(examples):

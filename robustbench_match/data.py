@@ -35,6 +35,8 @@ class Examples:
     idx: np.ndarray
     source: str
     extra: dict[str, list] = field(default_factory=dict)  # e.g. group ids, perturbation flags
+    #: a ``--limit`` sample of a larger split: {"of": its size, "positions": rows kept} (see sample_eval)
+    sample: Optional[dict] = None
 
     def __post_init__(self) -> None:
         lengths = {len(v) for v in self.texts.values()} | {len(self.labels), len(self.idx)}
@@ -237,3 +239,17 @@ def training_pool(examples: Examples, max_examples: int | None, seed: int = 0) -
     pool = examples.subset(np.sort(rng.choice(len(examples), size=int(max_examples), replace=False)))
     pool.source = f"{examples.source} [sample {max_examples} seed={seed}]"
     return pool
+
+
+def sample_eval(examples: Examples, limit: Optional[int], seed: int = 0) -> Examples:
+    """A seeded sample of ``limit`` rows of an eval split, kept in dataset order (``rbm run --limit N``: quick
+    checks, as lm-evaluation-harness' ``--limit``). The source says so, so a record never passes for a full
+    score; predictions files are read at the same positions."""
+    if not limit or limit >= len(examples):
+        return examples
+    rng = np.random.default_rng([int(seed), zlib.crc32(f"limit/{examples.task.name}/{examples.split}".encode())])
+    positions = np.sort(rng.choice(len(examples), size=int(limit), replace=False))
+    out = examples.subset(positions)
+    out.source = f"{examples.source} [limit {limit} of {len(examples)} seed={seed}]"
+    out.sample = {"of": len(examples), "positions": positions}
+    return out

@@ -390,3 +390,26 @@ def test_nan_metrics_print_as_nan_never_dash_or_plus_nan():
         text = render(specs, fmt)
         assert "NaN" in text, text
         assert not re.search(r"\+nan|nan\*|(?<![A-Za-z])nan(?![A-Za-z])", text), text
+
+
+def test_limit_scores_a_seeded_sample_and_says_so(env, checkpoints, capsys):
+    """--limit N: a seeded sample of N rows per eval set (the same for a model and a predictions file of the
+    whole set), recorded as such; another --limit-seed is another sample; a rerun without --limit is redone."""
+    from robustbench_match.data import load_split
+
+    dev = load_split("sst2", "validation", env["root"])
+    preds = env["tmp"] / "preds.json"
+    preds.write_text(json.dumps({"sst2": dev.labels.tolist()}))  # the gold labels: accuracy 1 on any sample
+    out = env["tmp"] / "lim"
+    args = ["run", "glue-dev", "--checkpoint", f"sst2/m={checkpoints['good']}", "--checkpoint", f"gold={preds}",
+            "--data-dir", env["root"], "--output", out, "--format", "none", "--limit", "10"]
+    code, _, err = rbm(args, capsys)
+    assert code == 0, err
+    recs = {json.loads(line)["model"]: json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()}
+    assert recs["m"]["n_examples"] == recs["gold"]["n_examples"] == 10
+    assert "[limit 10 of 32 seed=0]" in recs["m"]["data"]["source"]
+    assert recs["gold"]["metrics"]["accuracy"] == 1.0
+    assert rbm(args[:-2] + ["--limit", "0"], capsys)[0] == 1
+    code, _, err = rbm(args[:-2], capsys)  # the whole set now: not the stored sample's number
+    recs = {json.loads(line)["model"]: json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()}
+    assert code == 0 and recs["m"]["n_examples"] == 32

@@ -66,6 +66,7 @@ def with_params(suite, assignments: list[str]):
 def check_args(args) -> None:
     """Numbers that cannot work fail here, naming the flag, before anything is loaded or written."""
     positive = {"--batch-size": args.batch_size, "--max-length": args.max_length, "--num-examples": args.num_examples,
+                "--limit": args.limit,
                 "--query-budget": args.query_budget, "--max-train-examples": args.max_train_examples}
     for flag, value in positive.items():
         if value is not None and value < 1:
@@ -92,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "
                              "--set 'ratios=[0.1, 0.2]'; repeatable")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="score a seeded sample of N examples of each eval set (quick checks only: the record's "
+                             "data source says so; textattack samples with --num-examples)")
+    parser.add_argument("--limit-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
     parser.add_argument("--force", action="store_true", help="redo cells already stored")
     parser.add_argument("--save-predictions", action="store_true", help="keep per-example predictions")
     parser.add_argument("--include-path", action="append", default=[], help="extra folder of suite YAML files")
@@ -127,6 +132,12 @@ def run(args) -> int:
 
         resolve_device(args.device)
     suite = with_params(get_suite(args.suite, args.include_path), args.set)
+    if args.limit:
+        if suite.evaluator == "textattack":
+            raise RBMError("--limit: the textattack suite samples its own examples; use --num-examples N")
+        logging.getLogger(__name__).warning("--limit %d: each eval set is a sample of %d examples (seed %d); "
+                                            "for quick checks only, not for reported scores", args.limit,
+                                            args.limit, args.limit_seed)
     for flag, value in (("--workers", args.workers), ("--threads-per-worker", args.threads_per_worker)):
         if value is not None and value < 1:
             raise RBMError(f"{flag} {value}: must be at least 1")
@@ -145,7 +156,8 @@ def run(args) -> int:
         methods=args.methods, seeds=args.seeds, device=args.device, precision=args.precision,
         batch_size=args.batch_size, max_length=args.max_length, force=args.force,
         save_predictions=args.save_predictions,
-        options={"recipe": args.recipe, "num_examples": args.num_examples, "query_budget": args.query_budget},
+        options={"recipe": args.recipe, "num_examples": args.num_examples, "query_budget": args.query_budget,
+                 **({"limit": args.limit, "limit_seed": args.limit_seed} if args.limit else {})},
         train_overrides={"epochs": args.epochs, "max_train_examples": args.max_train_examples},
     )
     plan = plan_suite(suite, ctx)

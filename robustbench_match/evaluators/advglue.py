@@ -18,7 +18,7 @@ from ..checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
 from ..data import Examples, find_in_data_dir, resolve_data_dir
 from ..errors import DataError, RBMError
 from ..tasks import TaskSpec, get_task
-from .base import Cell, CellResult, Evaluator, RunContext
+from .base import Cell, CellResult, Evaluator, RunContext, limit_eval
 from .params import ADVGLUE_SUBSETS, AdvGlueParams
 from .planning import Scoring, plan_grid, split_available
 from .scoring import score_examples
@@ -151,7 +151,7 @@ class AdvGlueEvaluator(Evaluator):
         """AdvGLUE dev for adversarial cells; GLUE dev, exactly as the glue suite reads it, for clean ones."""
         if cell.condition == "clean":
             return super().examples(cell, ctx)
-        return load_advglue(cell.eval_set, ctx.data_dir)
+        return limit_eval(load_advglue(cell.eval_set, ctx.data_dir), ctx)
 
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
         result = score_examples(cell, self.examples(cell, ctx))

@@ -77,6 +77,14 @@ def _check_condition_token(spec: str, tok: str) -> None:
                        f"minority-PCT){hint} (expected [TASK/][CONDITION/][seed-N/]MODEL)") from None
 
 
+def limit_eval(examples: "Examples", ctx: "RunContext") -> "Examples":
+    """``rbm run --limit N [--limit-seed S]``: a seeded sample of N rows of each eval set."""
+    from ..data import sample_eval
+
+    limit = (ctx.options or {}).get("limit")
+    return sample_eval(examples, limit, int((ctx.options or {}).get("limit_seed") or 0)) if limit else examples
+
+
 @dataclass
 class TrainRequest:
     """A checkpoint the runner must train with the bundled trainer before the cell can be evaluated."""
@@ -158,7 +166,7 @@ class Evaluator:
         from ..data import load_split
 
         task = get_task(cell.task)
-        return load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
+        return limit_eval(load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir), ctx)
 
     def check(self, cells: list[Cell], ctx: "RunContext") -> None:
         """Check every cell's checkpoint against its data (prediction counts, labels, tasks) before any cell

@@ -16,7 +16,6 @@ import logging
 import numpy as np
 
 from ..conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names
-from ..data import load_split
 from ..errors import RBMError
 from ..stats import group_accuracies, group_proportion_cis, worst_group
 from ..tasks import get_task
@@ -96,10 +95,7 @@ class GroupEvaluator(Evaluator):
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
         words = tuple(cell.params.get("words") or NEGATION_WORDS)
         task = get_task(cell.task)
-        examples = load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
-        limit = cell.params.get("max_eval_examples")  # a first-N slice, for smoke tests only
-        if limit:
-            examples = examples.subset(np.arange(min(int(limit), len(examples))))
+        examples = self.examples(cell, ctx)  # dev set, cut to params.max_eval_examples / --limit if asked
         groups = assign_negation_groups(examples, words)
         result = score_examples(cell, examples)
         labels = np.asarray(result.labels)

@@ -106,8 +106,7 @@ class TrainingConditionEvaluator(Evaluator):
 
     # ------------------------------------------------------------------ scoring
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
-        task = get_task(cell.task)
-        examples = load_split(task, task.eval_splits()[cell.eval_set], ctx.data_dir)
+        examples = self.examples(cell, ctx)  # the task's GLUE dev set (a --limit sample of it, if asked)
         result = score_examples(cell, examples, details={"train_condition": cell.params.get("condition")})
         return self.finish(result)
 
