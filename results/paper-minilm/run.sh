@@ -38,22 +38,30 @@ export -f rbm_job; export RBM DATA SUITES HERE
 # Jobs (one per line: LOGNAME ARGS...) run WORKERS at a time; a failed job does not stop the others.
 parallel_jobs() { xargs -P "$WORKERS" -L 1 bash -c 'rbm_job "$@"' _ || true; }
 
+# The stage's tasks, restricted to $TASKS when set (e.g. TASKS="sst2 mrpc").
+tasks_of() {
+    local t
+    for t in "$@"; do
+        if [ -z "${TASKS:-}" ] || [[ " $TASKS " == *" $t "* ]]; then echo "$t"; fi
+    done
+}
+
 # Table 1: the cheapest tasks first so that every finished task has all methods x 3 seeds.
 stage_table1() {
-    for task in ${TASKS:-sst2 cola mrpc stsb rte}; do
+    for task in $(tasks_of sst2 cola mrpc stsb rte); do
         local methods=${METHODS:-vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f}
         [ "$task" = stsb ] && methods=${METHODS:-vanilla,match-tuning}   # R3F's KL term needs classes (paper: STS-B = vanilla)
         for seed in 1 2 3; do
-            echo "t1-$task-s$seed run pm-glue --tasks $task --seeds $seed --methods $methods --output $HERE/table1-glue"
+            echo "t1-$task-s$seed${METHODS:+-${METHODS//,/+}} run pm-glue --tasks $task --seeds $seed --methods $methods --output $HERE/table1-glue"
         done
     done | parallel_jobs
 }
 
 # Table 1 checkpoints (task, method, seed) as --checkpoint arguments, for suites that reuse them.
-table1_checkpoints() {  # TASK METHODS(comma) PREFIX(e.g. "clean/" or "")
-    local task=$1 methods=$2 prefix=${3:-}
+table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
+    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-1 2 3}
     for method in ${methods//,/ }; do
-        for seed in 1 2 3; do
+        for seed in $seeds; do
             local dir=$HERE/table1-glue/checkpoints/pm-glue/$task/clean/$method/seed-$seed
             [ -f "$dir/rbm_card.json" ] && printf -- '--checkpoint %s/%sseed-%s/%s=%s ' "$task" "$prefix" "$seed" "$method" "$dir"
         done
@@ -62,7 +70,7 @@ table1_checkpoints() {  # TASK METHODS(comma) PREFIX(e.g. "clean/" or "")
 
 # Table 2: AdvGLUE with the Table 1 checkpoints (no retraining).
 stage_table2() {
-    for task in sst2 rte; do
+    for task in $(tasks_of sst2 rte); do
         local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f)
         [ -n "$ckpts" ] && echo "t2-$task run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
     done | parallel_jobs
@@ -70,7 +78,7 @@ stage_table2() {
 
 # Table 7: ablations; the full Match-Tuning cells are the Table 1 checkpoints.
 stage_table7() {
-    for task in sst2 cola; do
+    for task in $(tasks_of sst2 cola); do
         for seed in 1 2 3; do
             echo "t7-$task-s$seed run pm-ablation --tasks $task --seeds $seed --methods match-tuning-positive,match-tuning-negative --output $HERE/table7-ablation"
         done
@@ -82,9 +90,9 @@ stage_table7() {
 # Tables 3 and 5: clean cells are the Table 1 checkpoints (same pool, same settings: same model).
 stage_conditions() {  # SUITE FOLDER PREFIX
     local suite=$1 folder=$2 tag=$3
-    for task in sst2 cola mrpc rte; do
-        local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning clean/)
+    for task in $(tasks_of sst2 cola mrpc rte); do
         for seed in 1 2 3; do
+            local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning clean/ $seed)
             echo "$tag-$task-s$seed run $suite --tasks $task --seeds $seed --methods vanilla,match-tuning $ckpts --output $HERE/$folder"
         done
     done | parallel_jobs
@@ -119,7 +127,10 @@ stage_render() {
     done
 }
 
-for stage in $STAGES; do
-    echo "== $stage"
-    "stage_$stage"
-done
+main() {
+    for stage in $STAGES; do
+        echo "== $stage"
+        "stage_$stage"
+    done
+}
+main "$@"; exit $?  # on one line: bash has read the whole file before running, so edits cannot derail a run
