@@ -12,7 +12,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
-STAGES=${STAGES:-"table1 table2 table7 table3 table5 attacks render"}
+STAGES=${STAGES:-"table1 table2 table7 attacks table3 table5 render"}
+# SEEDS="4 5 6" trains / scores extra seeds in table1 and table2 (default 1 2 3)
 RBM=${RBM:-$ROOT/.venv/bin/rbm}
 [ -x "$RBM" ] || RBM=$(command -v rbm)
 # RBM_CODE=DIR runs the package from DIR (e.g. a `git worktree` pinned at one commit), so that a
@@ -51,7 +52,7 @@ stage_table1() {
     for task in $(tasks_of sst2 cola mrpc stsb rte); do
         local methods=${METHODS:-vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f}
         [ "$task" = stsb ] && methods=${METHODS:-vanilla,match-tuning}   # R3F's KL term needs classes (paper: STS-B = vanilla)
-        for seed in 1 2 3; do
+        for seed in ${SEEDS:-1 2 3}; do
             echo "t1-$task-s$seed${METHODS:+-${METHODS//,/+}} run pm-glue --tasks $task --seeds $seed --methods $methods --output $HERE/table1-glue"
         done
     done | parallel_jobs
@@ -59,7 +60,7 @@ stage_table1() {
 
 # Table 1 checkpoints (task, method, seed) as --checkpoint arguments, for suites that reuse them.
 table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
-    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-1 2 3}
+    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-${SEEDS:-1 2 3}}
     for method in ${methods//,/ }; do
         for seed in $seeds; do
             local dir=$HERE/table1-glue/checkpoints/pm-glue/$task/clean/$method/seed-$seed
@@ -72,7 +73,7 @@ table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
 stage_table2() {
     for task in $(tasks_of sst2 rte); do
         local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f)
-        [ -n "$ckpts" ] && echo "t2-$task run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
+        [ -n "$ckpts" ] && echo "t2-$task${SEEDS:+-s${SEEDS// /}} run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
     done | parallel_jobs
 }
 
