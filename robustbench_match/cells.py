@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .card import CARD_FILE
+from .data import file_sha256
 from .errors import RBMError
 
 SPEC_VERSION = 1
@@ -40,14 +41,6 @@ def _sha(obj: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- checkpoint identity
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def checkpoint_digest(path: str) -> dict:
     """What a checkpoint *is*: the sha256 of a model folder's weight, config and tokenizer files (not
     its card or logs), of a predictions file, or a hub id (a remote name: its revision is not known

@@ -82,6 +82,15 @@ class Examples:
         return h.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (manifests, checkpoint fingerprints)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Optional[Path]:
     """``--data-dir`` if given, else ``$RBM_DATA_DIR``, else None (meaning: the hub)."""
     chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_DIR_ENV) or None

@@ -10,27 +10,18 @@ flag. Both come with ``manifest.json`` (condition, seed, counts, file sha256, an
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..data import Examples
+from ..data import Examples, file_sha256
 from ..errors import DataError, RBMError
 from ..tasks import TaskSpec
 from .base import Perturbed
 
 FORMATS = ("tsv", "jsonl")
 MANIFEST = "manifest.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _label_text(task: TaskSpec, label) -> str:
