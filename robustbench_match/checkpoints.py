@@ -146,6 +146,10 @@ class HFCheckpoint:
         id2label = cfg.get("id2label") or {}
         num_labels = len(id2label) if id2label else int(cfg.get("num_labels", cfg.get("_num_labels", 2)))
         label_mapping(id2label, num_labels, task, where)
+        positions = cfg.get("max_position_embeddings")
+        if self.max_length is not None and isinstance(positions, int) and self.max_length > positions:
+            raise CheckpointError(f"--max-length {self.max_length}: {where} has {positions} positions "
+                                  f"(max_position_embeddings); use --max-length {positions} or less")
         check_weights(folder, num_labels, where)
         check_tokenizer(folder, where)
         self._checked.add(task.name)

@@ -199,6 +199,8 @@ ROWS = [
                                               "--data-dir", e["root"], "--output", e["tmp"] / "out"],
         "is not a finite number", _stsb_nan),
     Row("max-length-0", lambda e, c: run_args(e, c["good"], "--max-length", "0"), "--max-length 0: expected"),
+    Row("max-length-over-positions", lambda e, c: run_args(e, c["good"], "--max-length", "5000"),
+        "--max-length 5000: checkpoint"),
     Row("task-typo-in-name", lambda e, c: run_args(e, c["good"], name="sst22/m"), "did you mean the task 'sst2'"),
     # -- tracebacks
     Row("safetensors-truncated", lambda e, c: run_args(e, c["truncated"]), "model.safetensors is truncated or corrupt"),
