@@ -195,7 +195,8 @@ def accuracy(path: str, dev) -> float:
 @pytest.mark.parametrize("method", ["vanilla", "match-tuning"])
 def test_short_real_run_learns_sst2(tmp_path, sst2, method):
     """< 30 s each on an idle 2-core CPU: 3 epochs on 160 real sentences lift dev accuracy well
-    above the majority class (measured: vanilla ≈ 0.63+, match-tuning T=0.05 0.725 vs 0.505)."""
+    above the majority class (measured, random batches: vanilla 0.705, match-tuning cls-dense at the
+    default T = 0.5 0.74, vs 0.505)."""
     pick = np.random.default_rng(0).permutation(len(sst2))[:160]
     dev = load_split("sst2", "validation", DATA).subset(np.arange(200))
     majority = max(dev.labels.mean(), 1 - dev.labels.mean())
