@@ -37,7 +37,7 @@ rbm_job() {  # LOGNAME ARGS...
 export -f rbm_job; export RBM DATA SUITES HERE
 
 # Jobs (one per line: LOGNAME ARGS...) run WORKERS at a time; a failed job does not stop the others.
-parallel_jobs() { xargs -P "$WORKERS" -L 1 bash -c 'rbm_job "$@"' _ || true; }
+parallel_jobs() { xargs -r -P "$WORKERS" -L 1 bash -c 'rbm_job "$@"' _ || true; }
 
 # The stage's tasks, restricted to $TASKS when set (e.g. TASKS="sst2 mrpc").
 tasks_of() {
@@ -67,6 +67,7 @@ table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
             [ -f "$dir/rbm_card.json" ] && printf -- '--checkpoint %s/%sseed-%s/%s=%s ' "$task" "$prefix" "$seed" "$method" "$dir"
         done
     done
+    return 0  # a missing checkpoint is skipped, not an error (set -e)
 }
 
 # Table 2: AdvGLUE with the Table 1 checkpoints (no retraining).
@@ -116,7 +117,7 @@ stage_render() {
         "$RBM" table "$folder" --format csv > "$folder/tables.csv"
     done
     for folder in table3-label-noise table5-minority; do
-        [ -f "$HERE/$folder/results.jsonl" ] && "$RBM" plot degradation "$HERE/$folder" -o "$HERE/$folder/degradation.png" || true
+        [ -f "$HERE/$folder/results.jsonl" ] && "$RBM" plot degradation "$HERE/$folder" -o "$HERE/$folder" || true
     done
     for pair in "table1-glue match-tuning" "table1-glue r3f" "table1-glue child-tuning-d" "table1-glue match-tuning+r3f" \
                 "table2-advglue match-tuning" "table3-label-noise match-tuning" "table5-minority match-tuning" \
