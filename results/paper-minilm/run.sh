@@ -12,7 +12,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
-STAGES=${STAGES:-"table1 table2 table7 attacks table3 table5 render"}
+STAGES=${STAGES:-"table1 table2 table7 table7pre attacks table3 table5 table6 render"}
 # SEEDS="4 5 6" trains / scores extra seeds in table1 and table2 (default 1 2 3)
 RBM=${RBM:-$ROOT/.venv/bin/rbm}
 [ -x "$RBM" ] || RBM=$(command -v rbm)
@@ -27,7 +27,8 @@ mkdir -p "$HERE/logs"
 rbm_job() {  # LOGNAME ARGS...
     local name=$1; shift
     echo "$(date +%T) start $name"
-    if nice -n 5 "$RBM" "$@" --include-path "$SUITES" --data-dir "$DATA" --save-predictions --format none \
+    # the job's own arguments come last, so a job may override --data-dir (Table 6's proxy root)
+    if nice -n 5 "$RBM" "$1" --include-path "$SUITES" --data-dir "$DATA" --save-predictions --format none "${@:2}" \
             >"$HERE/logs/$name.log" 2>&1; then
         echo "$(date +%T) done  $name"
     else
@@ -39,6 +40,13 @@ export -f rbm_job; export RBM DATA SUITES HERE
 # Jobs (one per line: LOGNAME ARGS...) run WORKERS at a time; a failed job does not stop the others.
 parallel_jobs() { xargs -r -P "$WORKERS" -L 1 bash -c 'rbm_job "$@"' _ || true; }
 
+# One `rbm run` over every seed and method of a (stage, task): its local executor keeps WORKERS
+# 1-thread worker processes busy checkpoint by checkpoint. (One job per (task, seed) left a core idle
+# while the longest seed finished: 3 seeds on 2 workers.) A failed stage does not stop the next one.
+pooled() {  # LOGNAME ARGS...
+    rbm_job "$@" --executor local --workers "$WORKERS" --threads-per-worker "$THREADS" || true
+}
+
 # The stage's tasks, restricted to $TASKS when set (e.g. TASKS="sst2 mrpc").
 tasks_of() {
     local t
@@ -46,21 +54,21 @@ tasks_of() {
         if [ -z "${TASKS:-}" ] || [[ " $TASKS " == *" $t "* ]]; then echo "$t"; fi
     done
 }
+SEED_LIST=${SEEDS:-1 2 3}
+SEED_CSV=${SEED_LIST// /,}
 
 # Table 1: the cheapest tasks first so that every finished task has all methods x 3 seeds.
 stage_table1() {
-    for task in $(tasks_of sst2 cola mrpc stsb rte); do
+    for task in $(tasks_of sst2 stsb cola mrpc rte); do
         local methods=${METHODS:-vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f}
         [ "$task" = stsb ] && methods=${METHODS:-vanilla,match-tuning}   # R3F's KL term needs classes (paper: STS-B = vanilla)
-        for seed in ${SEEDS:-1 2 3}; do
-            echo "t1-$task-s$seed${METHODS:+-${METHODS//,/+}} run pm-glue --tasks $task --seeds $seed --methods $methods --output $HERE/table1-glue"
-        done
-    done | parallel_jobs
+        pooled "t1-$task-s${SEED_CSV//,/}" run pm-glue --tasks $task --seeds $SEED_CSV --methods $methods --output $HERE/table1-glue
+    done
 }
 
 # Table 1 checkpoints (task, method, seed) as --checkpoint arguments, for suites that reuse them.
 table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
-    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-${SEEDS:-1 2 3}}
+    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-$SEED_LIST}
     for method in ${methods//,/ }; do
         for seed in $seeds; do
             local dir=$HERE/table1-glue/checkpoints/pm-glue/$task/clean/$method/seed-$seed
@@ -74,30 +82,43 @@ table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
 stage_table2() {
     for task in $(tasks_of sst2 rte); do
         local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning,r3f,child-tuning-d,match-tuning+r3f)
-        [ -n "$ckpts" ] && echo "t2-$task${SEEDS:+-s${SEEDS// /}} run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
+        [ -n "$ckpts" ] && echo "t2-$task-s${SEED_CSV//,/} run pm-advglue --tasks $task $ckpts --output $HERE/table2-advglue"
     done | parallel_jobs
 }
 
-# Table 7: ablations; the full Match-Tuning cells are the Table 1 checkpoints.
-stage_table7() {
-    for task in $(tasks_of sst2 cola); do
-        for seed in 1 2 3; do
-            echo "t7-$task-s$seed run pm-ablation --tasks $task --seeds $seed --methods match-tuning-positive,match-tuning-negative --output $HERE/table7-ablation"
-        done
-        local ckpts; ckpts=$(table1_checkpoints $task match-tuning)
-        [ -n "$ckpts" ] && echo "t7-$task-full run pm-ablation --tasks $task $ckpts --output $HERE/table7-ablation"
-    done | parallel_jobs
+# Table 7: ablations; the full Match-Tuning cells are the Table 1 checkpoints. SUITE FOLDER TAG TASKS...
+ablation_stage() {
+    local suite=$1 folder=$2 tag=$3; shift 3
+    for task in $(tasks_of "$@"); do
+        pooled "$tag-$task" run $suite --tasks $task --seeds 1,2,3 --methods match-tuning-positive,match-tuning-negative \
+            $(table1_checkpoints $task match-tuning "" "1 2 3") --output $HERE/$folder
+    done
+}
+stage_table7() { ablation_stage pm-ablation table7-ablation t7 sst2 cola; }
+# ... and with the renormalised mask (--ablation-mask pre-softmax) in its own folder.
+stage_table7pre() { ablation_stage pm-ablation-pre table7-ablation-presoftmax t7pre sst2; }
+
+# Table 6, PROXY protocol: no MNLI training split exists offline, so proxy-data/ (built here, never
+# committed) is a data root whose MNLI train split is dev-mismatched (symlinks); dev-matched is scored.
+proxy_data() {
+    local dst=$HERE/proxy-data/glue/MNLI
+    mkdir -p "$dst"
+    ln -sfn "$DATA/glue/MNLI/dev_mismatched_hf" "$dst/train_hf"
+    ln -sfn "$DATA/glue/MNLI/dev_matched_hf" "$dst/dev_matched_hf"
+    echo "$HERE/proxy-data"
+}
+stage_table6() {
+    pooled t6-mnli run pm-mnli-proxy --tasks mnli --seeds 1,2,3 --output $HERE/table6-mnli-negation-proxy \
+        --data-dir "$(proxy_data)"
 }
 
 # Tables 3 and 5: clean cells are the Table 1 checkpoints (same pool, same settings: same model).
-stage_conditions() {  # SUITE FOLDER PREFIX
+stage_conditions() {  # SUITE FOLDER TAG
     local suite=$1 folder=$2 tag=$3
     for task in $(tasks_of sst2 cola mrpc rte); do
-        for seed in 1 2 3; do
-            local ckpts; ckpts=$(table1_checkpoints $task vanilla,match-tuning clean/ $seed)
-            echo "$tag-$task-s$seed run $suite --tasks $task --seeds $seed --methods vanilla,match-tuning $ckpts --output $HERE/$folder"
-        done
-    done | parallel_jobs
+        pooled "$tag-$task" run $suite --tasks $task --seeds 1,2,3 --methods vanilla,match-tuning \
+            $(table1_checkpoints $task vanilla,match-tuning clean/ "1 2 3") --output $HERE/$folder
+    done
 }
 stage_table3() { stage_conditions pm-label-noise table3-label-noise t3; }
 stage_table5() { stage_conditions pm-minority table5-minority t5; }

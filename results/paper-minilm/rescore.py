@@ -1,0 +1,183 @@
+"""Re-score every stored record of the paper-minilm grid from its saved predictions, independently of
+``rbm``: gold labels are read again from the raw data files (pandas / json / datasets) and every metric
+is recomputed with sklearn / scipy. Exit 1 if any record disagrees with its predictions.
+
+    python results/paper-minilm/rescore.py [--data-dir ../shared/data] [--markdown]
+
+Why: a table is only as trustworthy as the link between the number and the model's outputs. This
+checks that link for every record (predictions file present, one row per dev example, labels equal to
+the raw dev file, stored metric = recomputed metric within 1e-9).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+HERE = Path(__file__).resolve().parent
+TOLERANCE = 1e-9
+GLUE_DEV = {  # task: (folder, label column, header?, label names in id order or None)
+    "sst2": ("SST-2", "label", True, None),
+    "cola": ("CoLA", 1, False, None),
+    "mrpc": ("MRPC", "Quality", True, None),
+    "stsb": ("STS-B", "score", True, None),
+    "rte": ("RTE", "label", True, ["entailment", "not_entailment"]),
+}
+MNLI_NAMES = ["entailment", "neutral", "contradiction"]
+NEGATION_WORDS = ("nobody", "no", "never", "nothing")
+
+
+@lru_cache(maxsize=None)
+def glue_gold(data_dir: str, task: str) -> dict[int, float]:
+    folder, column, header, names = GLUE_DEV[task]
+    frame = pd.read_csv(Path(data_dir) / "glue" / folder / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
+                        header=0 if header else None, encoding="utf-8-sig", keep_default_na=False)
+    values = frame[column].tolist()
+    labels = [names.index(v) for v in values] if names else [float(v) for v in values]
+    return dict(enumerate(labels))
+
+
+@lru_cache(maxsize=None)
+def advglue_gold(data_dir: str, task: str) -> dict[int, float]:
+    rows = json.loads((Path(data_dir) / "advglue" / "dev.json").read_text())[task]
+    return {int(r["idx"]): float(r["label"]) for r in rows}
+
+
+@lru_cache(maxsize=None)
+def mnli_rows(data_dir: str) -> tuple[dict[int, float], dict[int, str]]:
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(Path(data_dir) / "glue" / "MNLI" / "dev_matched_hf"))
+    return ({int(i): float(y) for i, y in zip(ds["idx"], ds["label"])},
+            {int(i): h for i, h in zip(ds["idx"], ds["hypothesis"])})
+
+
+def gold_for(record: dict, data_dir: str) -> dict[int, float]:
+    if record["evaluator"] == "advglue" and record["condition"] == "adversarial":
+        return advglue_gold(data_dir, record["task"])
+    if record["task"] == "mnli":
+        return mnli_rows(data_dir)[0]
+    return glue_gold(data_dir, record["task"])
+
+
+def predictions_path(record: dict) -> Path:
+    """The stored path, or the same file under this folder when the repository moved."""
+    path = Path(record["predictions_file"])
+    if path.is_file():
+        return path
+    tail = str(path).split("paper-minilm/", 1)[-1]
+    return HERE / tail
+
+
+def negation_groups(idx: np.ndarray, labels: np.ndarray, data_dir: str) -> np.ndarray:
+    hyps = mnli_rows(data_dir)[1]
+    neg = np.array([bool(set(re.sub(r"[^\w\s]", "", hyps[i].lower()).split()) & set(NEGATION_WORDS))
+                    for i in idx])
+    return labels.astype(int) * 2 + neg
+
+
+def recompute(record: dict, idx: np.ndarray, y: np.ndarray, p: np.ndarray, data_dir: str) -> dict[str, float]:
+    """Every metric we can recompute independently for this record's evaluator."""
+    out: dict[str, float] = {}
+    if record["task"] == "stsb":
+        out["spearmanr"] = float(spearmanr(y, p).statistic)
+        out["pearson"] = float(pearsonr(y, p).statistic)
+        return out
+    y, p = y.astype(int), p.astype(int)
+    out["accuracy"] = float(accuracy_score(y, p))
+    if record["task"] == "mrpc":
+        out["f1"] = float(f1_score(y, p))
+    if record["task"] == "cola":
+        out["matthews_correlation"] = float(matthews_corrcoef(y, p))
+    if record["evaluator"] == "advglue":
+        out["advglue_score"] = out["accuracy"]  # the official score of a binary task is its accuracy
+    if record["evaluator"] == "minority":
+        out["minority_accuracy"] = float(accuracy_score(y[y == 1], p[y == 1]))
+    if record["evaluator"] == "mnli-negation":
+        groups = negation_groups(idx, y, data_dir)
+        acc = [float((p[groups == g] == y[groups == g]).mean()) for g in np.unique(groups)]
+        out["worst_group_accuracy"] = min(acc)
+    return out
+
+
+def check_attack(record: dict) -> list[str]:
+    """TextAttack cells: recount the per-example attack log (TextAttack's own definitions)."""
+    log = Path(record["details"]["log"])
+    if not log.is_file():
+        log = HERE / str(log).split("paper-minilm/", 1)[-1]
+    frame = pd.read_csv(log)
+    n = len(frame)
+    counts = frame["result"].value_counts()
+    succ, fail = counts.get("successful", 0), counts.get("failed", 0)
+    mine = {"original_accuracy": (succ + fail) / n, "accuracy_under_attack": fail / n,
+            "attack_success_rate": succ / (succ + fail) if succ + fail else float("nan"),
+            "avg_queries": frame.loc[frame["result"] != "skipped", "num_queries"].mean()}
+    return [f"{k}: stored {record['metrics'][k]!r} vs log {v!r}" for k, v in mine.items()
+            if abs(record["metrics"][k] - v) > TOLERANCE]
+
+
+def check_record(record: dict, data_dir: str) -> tuple[list[str], int]:
+    """(problems, metrics compared)."""
+    if record["evaluator"] == "textattack":
+        problems = check_attack(record)
+        return problems, 4
+    path = predictions_path(record)
+    if not path.is_file():
+        return [f"predictions file missing: {record['predictions_file']}"], 0
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    idx = np.array([r["idx"] for r in rows])
+    y = np.array([r["label"] for r in rows], dtype=float)
+    p = np.array([r["prediction"] for r in rows], dtype=float)
+    gold = gold_for(record, data_dir)
+    problems = []
+    if len(rows) != record["n_examples"] or len(set(idx.tolist())) != len(rows) or set(idx.tolist()) != set(gold):
+        problems.append(f"{len(rows)} predictions for {len(gold)} dev examples (record says {record['n_examples']})")
+        return problems, 0
+    wrong = int(sum(abs(gold[i] - v) > 1e-6 for i, v in zip(idx.tolist(), y)))
+    if wrong:
+        problems.append(f"{wrong} labels differ from the raw dev file")
+    mine = recompute(record, idx, np.array([gold[i] for i in idx.tolist()]), p, data_dir)
+    for name, value in mine.items():
+        stored = record["metrics"].get(name)
+        if stored is None or not abs(stored - value) <= TOLERANCE:
+            problems.append(f"{name}: stored {stored!r} vs recomputed {value!r}")
+    return problems, len(mine)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=str(HERE.parents[1] / ".." / "shared" / "data"))
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown summary table")
+    args = ap.parse_args()
+    bad = 0
+    lines = ["| folder | records | metrics recomputed | disagreeing records |", "|---|---|---|---|"]
+    for results in sorted(HERE.glob("*/results.jsonl")):
+        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+        compared = failing = 0
+        for record in records:
+            problems, n = check_record(record, args.data_dir)
+            compared += n
+            if problems:
+                failing += 1
+                print(f"{results.parent.name}: {record['key']}: " + "; ".join(problems), file=sys.stderr)
+        bad += failing
+        lines.append(f"| {results.parent.name} | {len(records)} | {compared} | {failing} |")
+    if args.markdown:
+        print("\n".join(lines))
+    else:
+        print(f"rescore: {bad} record(s) disagree with their predictions" if bad else
+              "rescore: every record equals its saved predictions")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

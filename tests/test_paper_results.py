@@ -1,0 +1,71 @@
+"""The committed paper-minilm results (issue 9) re-score from their saved predictions, and the re-scorer
+would notice if they did not: a stored metric off by 1e-6, a flipped prediction, a missing file."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+FOLDER = REPO / "results" / "paper-minilm"
+
+
+@pytest.fixture(scope="module")
+def rescore():
+    spec = importlib.util.spec_from_file_location("rescore", FOLDER / "rescore.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def records() -> list[dict]:
+    out = []
+    for path in sorted(FOLDER.glob("*/results.jsonl")):
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def test_every_committed_record_equals_its_predictions(rescore, data_dir):
+    stored = records()
+    assert len(stored) >= 90
+    failures = {r["key"]: rescore.check_record(r, data_dir)[0] for r in stored}
+    assert {k: v for k, v in failures.items() if v} == {}
+    # what the tables may claim: fewer than 10 % of the records come from one-class models
+    assert sum(r["degenerate"] for r in stored) < 0.10 * len(stored)
+
+
+def first(kind: str) -> dict:
+    return next(r for r in records() if r["evaluator"] == kind)
+
+
+def test_a_wrong_stored_metric_is_reported(rescore, data_dir):
+    record = first("glue")
+    record["metrics"]["accuracy"] += 1e-6
+    problems, _ = rescore.check_record(record, data_dir)
+    assert problems and "accuracy" in problems[0]
+
+
+def test_a_flipped_prediction_is_reported(rescore, data_dir, tmp_path):
+    record = first("glue")
+    rows = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
+    rows[0]["prediction"] = 1 - rows[0]["prediction"]
+    copy = tmp_path / "preds.jsonl"
+    copy.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    record["predictions_file"] = str(copy)
+    problems, _ = rescore.check_record(record, data_dir)
+    assert any("accuracy" in p for p in problems)
+
+
+def test_a_wrong_gold_label_and_a_missing_file_are_reported(rescore, data_dir, tmp_path):
+    record = first("advglue")
+    rows = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
+    rows[3]["label"] = 1 - rows[3]["label"]
+    copy = tmp_path / "preds.jsonl"
+    copy.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    problems, _ = rescore.check_record({**record, "predictions_file": str(copy)}, data_dir)
+    assert "1 labels differ from the raw dev file" in problems
+    problems, _ = rescore.check_record({**record, "predictions_file": str(tmp_path / "nope.jsonl")}, data_dir)
+    assert problems and "missing" in problems[0]
