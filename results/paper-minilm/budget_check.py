@@ -1,5 +1,5 @@
 """Budget check for the paper-minilm grid: does vanilla MiniLM learn each task at the grid's budget,
-and which learning rate? Chosen on a HELD-OUT SLICE OF THE TRAINING SET, never on dev.
+and which learning rate (and, with ``--method``, which method hyperparameter)? Chosen on a HELD-OUT SLICE OF THE TRAINING SET, never on dev.
 
 The grid trains every method on ``training_pool(train, N)`` (a seeded sample, the same for every
 method and seed). Here vanilla (seed 1) trains on exactly that pool and is scored on ``HELDOUT``
@@ -55,8 +55,9 @@ def run(args) -> dict:
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     pool, held = split(task.name, args.data_dir, args.n_train)
-    ckpt = Path(args.out) / "checkpoints" / f"{task.name}-lr{args.lr:g}-n{args.n_train}"
-    cfg = TrainConfig(method="vanilla", task=task.name, seed=1, output=str(ckpt), data_dir=args.data_dir,
+    ckpt = Path(args.out) / "checkpoints" / stem(args)
+    cfg = TrainConfig(method=args.method, task=task.name, seed=1, output=str(ckpt), data_dir=args.data_dir,
+                      method_args=method_args(args),
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
                       group_by_length=False, overwrite=True)
     start = time.perf_counter()
@@ -65,21 +66,47 @@ def run(args) -> dict:
     pred = HFCheckpoint("check", str(ckpt)).predict(held)
     score = compute_metrics([task.main_metric], held.labels, pred)[task.main_metric]
     share = None if task.is_regression else float(np.bincount(pred.astype(int)).max() / len(pred))
-    return {"task": task.name, "lr": args.lr, "n_train": len(pool), "n_heldout": len(held), "epochs": args.epochs,
+    return {"task": task.name, "method": args.method, "method_args": method_args(args), "lr": args.lr, "n_train": len(pool), "n_heldout": len(held), "epochs": args.epochs,
             "batch_size": args.batch_size, "max_length": args.max_length, "metric": task.main_metric,
             "heldout_score": score, "heldout_majority": majority_score(task, held.labels),
             "prediction_share": share, "train_seconds": round(seconds, 1), "threads": args.threads,
             "card": json.loads((ckpt / "rbm_card.json").read_text())}
 
 
+def method_args(args) -> dict:
+    """``--method-arg temperature=0.25`` → {"temperature": 0.25} (numbers parsed, the rest kept as text)."""
+    out = {}
+    for item in args.method_arg or []:
+        key, _, raw = item.partition("=")
+        try:
+            out[key] = float(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def stem(args) -> str:
+    """File stem of one check: vanilla keeps the original names; other methods add method and args."""
+    base = f"{args.task}-lr{args.lr:g}-n{args.n_train}"
+    if args.method == "vanilla" and not args.method_arg:
+        return base
+    extra = "".join(f"-{k}{v:g}" if isinstance(v, float) else f"-{k}{v}" for k, v in method_args(args).items())
+    return f"{base}-{args.method}{extra}"
+
+
 def summary(out: Path) -> str:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    lines = ["| task | training rows | lr | metric | held-out score | majority | top-class share | train s (1 thread) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["task"], r["n_train"], r["lr"])):
+    lines = ["| task | method | training rows | lr | metric | held-out score | majority | top-class share | train s (1 thread) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["task"], r.get("method", "vanilla"), str(r.get("method_args")),
+                                          r["n_train"], r["lr"])):
+        method = r.get("method", "vanilla") + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+                                                      for k, v in (r.get("method_args") or {}).items())
         share = "–" if r["prediction_share"] is None else f"{r['prediction_share']:.2f}"
-        lines.append(f"| {r['task']} | {r['n_train']} | {r['lr']:g} | {r['metric']} | {100 * r['heldout_score']:.1f} | "
-                     f"{100 * r['heldout_majority']:.1f} | {share} | {r['train_seconds']:.0f} |")
+        majority = r["heldout_majority"]
+        majority = "– (constant: undefined)" if majority != majority else f"{100 * majority:.1f}"
+        lines.append(f"| {r['task']} | {method} | {r['n_train']} | {r['lr']:g} | {r['metric']} | {100 * r['heldout_score']:.1f} | "
+                     f"{majority} | {share} | {r['train_seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -94,13 +121,16 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--method", default="vanilla", help="the grid chooses lr with vanilla; other methods check "
+                                                      "their own hyperparameters (e.g. Match-Tuning's T per task)")
+    p.add_argument("--method-arg", action="append", metavar="KEY=VALUE")
     p.add_argument("--summary", action="store_true")
     args = p.parse_args()
     out = Path(args.out)
     if args.summary:
         print(summary(out))
         return
-    dest = out / f"{args.task}-lr{args.lr:g}-n{args.n_train}.json"
+    dest = out / f"{stem(args)}.json"
     if dest.exists():
         print(f"{dest} exists; skipped")
         return
