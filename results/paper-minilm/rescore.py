@@ -6,7 +6,7 @@ is recomputed with sklearn / scipy. Exit 1 if any record disagrees with its pred
 
 Why: a table is only as trustworthy as the link between the number and the model's outputs. This
 checks that link for every record (predictions file present, one row per dev example, labels equal to
-the raw dev file, stored metric = recomputed metric within 1e-9).
+the raw dev file, stored metric = recomputed metric within 1e-6).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 HERE = Path(__file__).resolve().parent
-TOLERANCE = 1e-9
+TOLERANCE = 1e-6  # far below one changed prediction (1/1,500 of a dev set); float32 vs float64 correlations differ ~1e-9
 GLUE_DEV = {  # task: (folder, label column, header?, label names in id order or None)
     "sst2": ("SST-2", "label", True, None),
     "cola": ("CoLA", 1, False, None),
@@ -146,9 +146,12 @@ def check_record(record: dict, data_dir: str) -> tuple[list[str], int]:
     if wrong:
         problems.append(f"{wrong} labels differ from the raw dev file")
     mine = recompute(record, idx, np.array([gold[i] for i in idx.tolist()]), p, data_dir)
+    if record["main_metric"] not in mine:
+        problems.append(f"main metric {record['main_metric']} cannot be recomputed here")
+    mine = {name: value for name, value in mine.items() if name in record["metrics"]}  # what the record stores
     for name, value in mine.items():
-        stored = record["metrics"].get(name)
-        if stored is None or not abs(stored - value) <= TOLERANCE:
+        stored = record["metrics"][name]
+        if not abs(stored - value) <= TOLERANCE:
             problems.append(f"{name}: stored {stored!r} vs recomputed {value!r}")
     return problems, len(mine)
 
