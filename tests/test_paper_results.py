@@ -48,24 +48,23 @@ def test_a_wrong_stored_metric_is_reported(rescore, data_dir):
     assert problems and "accuracy" in problems[0]
 
 
-def test_a_flipped_prediction_is_reported(rescore, data_dir, tmp_path):
-    record = first("glue")
+def tampered(rescore, record: dict, tmp_path: Path, row: int, field: str) -> dict:
+    """The record pointing at a copy of its predictions with one binary ``field`` flipped in ``row``."""
     rows = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
-    rows[0]["prediction"] = 1 - rows[0]["prediction"]
+    rows[row][field] = 1 - rows[row][field]
     copy = tmp_path / "preds.jsonl"
     copy.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    record["predictions_file"] = str(copy)
-    problems, _ = rescore.check_record(record, data_dir)
+    return {**record, "predictions_file": str(copy)}
+
+
+def test_a_flipped_prediction_is_reported(rescore, data_dir, tmp_path):
+    problems, _ = rescore.check_record(tampered(rescore, first("glue"), tmp_path, 0, "prediction"), data_dir)
     assert any("accuracy" in p for p in problems)
 
 
 def test_a_wrong_gold_label_and_a_missing_file_are_reported(rescore, data_dir, tmp_path):
     record = first("advglue")
-    rows = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
-    rows[3]["label"] = 1 - rows[3]["label"]
-    copy = tmp_path / "preds.jsonl"
-    copy.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    problems, _ = rescore.check_record({**record, "predictions_file": str(copy)}, data_dir)
+    problems, _ = rescore.check_record(tampered(rescore, record, tmp_path, 3, "label"), data_dir)
     assert "1 labels differ from the raw dev file" in problems
     problems, _ = rescore.check_record({**record, "predictions_file": str(tmp_path / "nope.jsonl")}, data_dir)
     assert problems and "missing" in problems[0]
