@@ -96,7 +96,7 @@ def stem(args) -> str:
 
 def summary(out: Path) -> str:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    lines = ["| task | method | training rows | lr | metric | held-out score | majority | top-class share | train s (1 thread) |",
+    lines = ["| task | method | training rows | lr | metric | held-out score | majority | top-class share | train wall s (1 thread) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["task"], r.get("method", "vanilla"), str(r.get("method_args")),
                                           r["n_train"], r["lr"])):
