@@ -3,8 +3,8 @@
 # Resumable: every finished cell is stored and skipped on a rerun; a killed run loses at most the
 # cells in flight. Stages run in priority order; pick some with STAGES="table1 table2 render".
 #
-#   results/paper-minilm/run.sh                  # everything, 2 workers x 1 thread (measured faster
-#                                                # than 1 process x 2 threads on 2 cores)
+#   results/paper-minilm/run.sh                  # everything, 2 workers x 1 thread (as fast as 1 process
+#                                                # x 2 threads on small RTE cells: results/grid_executors.md)
 #   WORKERS=1 THREADS=2 results/paper-minilm/run.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
