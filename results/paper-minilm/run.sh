@@ -13,7 +13,7 @@ DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
 STAGES=${STAGES:-"table1 table2 table7 table7pre attacks table3 table5 table6 render"}
-# SEEDS="4 5 6" trains / scores extra seeds in table1 and table2 (default 1 2 3)
+# SEEDS="4 5 6" trains / scores extra seeds in tables 1, 2, 3 and 5 (default 1 2 3)
 RBM=${RBM:-$ROOT/.venv/bin/rbm}
 [ -x "$RBM" ] || RBM=$(command -v rbm)
 PY=$(dirname "$RBM")/python   # the interpreter rbm runs in (summary.py imports the package)
@@ -142,10 +142,11 @@ stage_table6() {
 
 # Tables 3 and 5: clean cells are the Table 1 checkpoints (same pool, same settings: same model).
 stage_conditions() {  # SUITE FOLDER TAG
-    local suite=$1 folder=$2 tag=$3
+    local suite=$1 folder=$2 tag=$3 log_suffix=""
+    [ -n "${SEEDS:-}" ] && log_suffix="-s${SEED_CSV//,/}"
     for task in $(tasks_of $CONDITION_TASKS); do
-        pooled "$tag-$task" run $suite --tasks $task --seeds 1,2,3 --methods vanilla,match-tuning \
-            $(table1_checkpoints $task vanilla,match-tuning clean/ "1 2 3") $(rows_flag $task) --output $HERE/$folder
+        pooled "$tag-$task$log_suffix" run $suite --tasks $task --seeds $SEED_CSV --methods vanilla,match-tuning \
+            $(table1_checkpoints $task vanilla,match-tuning clean/) $(rows_flag $task) --output $HERE/$folder
     done
 }
 stage_table3() { stage_conditions pm-label-noise table3-label-noise t3; }

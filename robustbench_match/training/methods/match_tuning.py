@@ -11,6 +11,11 @@ the batch (diagonal included), z = M·rep, logits = classifier(z). ``representat
   consumes (BERT: the pooled output after dropout; RoBERTa: the input of ``classifier.out_proj``).
   Its tanh bounds rep, so at the paper's T ∈ {1..6} M stays near uniform on MiniLM.
 
+The authors' published code (github.com/tongshoujie/MATCH-TUNING, ``code.py``) is the training-time
+matching alone — [CLS] → ``dense`` → M = softmax(rep·repᵀ / T) → M·rep — with no branch for
+regression, so STS-B goes through the same matching here too (on MiniLM it does not learn there:
+results/paper-minilm/README.md).
+
 Inference sees a batch of one, M = [1] and z = rep, so the model is classifier∘dense(x): a linear
 map of x. Export folds it into a plain ``AutoModelForSequenceClassification`` folder (no custom
 code). For ``cls-dense`` the stock model would still apply its pooler's tanh, so the pooler (or
