@@ -55,15 +55,22 @@ tasks_of() {
         if [ -z "${TASKS:-}" ] || [[ " $TASKS " == *" $t "* ]]; then echo "$t"; fi
     done
 }
-# The protocol's tasks after the held-out budget check (budget.md): RTE (53.0 % vs 53.4 % majority at
-# 1,000 rows) is dropped, so advRTE too; MRPC (F1 80.4 vs 78.2 majority at 1,000 rows) waits for its
-# full-size check. Override to put a task back, e.g. TABLE1_TASKS="sst2 stsb cola rte".
-TABLE1_TASKS=${TABLE1_TASKS:-"sst2 stsb cola"}
+# The protocol's tasks after the held-out budget check (budget.md): RTE is dropped (1,000 rows: 53.0 % vs
+# 53.4 % majority; 1,990 rows: 54.0 % vs 50.4 %, within the noise of 500 held-out rows), so advRTE too.
+# MRPC barely beat its majority class at 1,000 rows (F1 80.4 vs 78.2) and does at full size (3,168
+# rows: F1 85.2 vs 81.8), so it trains on all 3,668 rows. Override to put a task back, e.g.
+# TABLE1_TASKS="sst2 stsb cola mrpc rte".
+TABLE1_TASKS=${TABLE1_TASKS:-"sst2 stsb cola mrpc"}
 ADV_TASKS=${ADV_TASKS:-"sst2"}
-CONDITION_TASKS=${CONDITION_TASKS:-"sst2 cola"}
+CONDITION_TASKS=${CONDITION_TASKS:-"sst2 cola mrpc"}
 # Training rows per task: a seeded sample, the same for every method and seed; the suites' 1,000 unless
 # the held-out budget check (budget.md) showed that vanilla needs more to beat its majority class.
-rows_flag() { case $1 in cola) echo "--max-train-examples 3000";; esac; }
+rows_flag() {
+    case $1 in
+        cola) echo "--max-train-examples 3000";;
+        mrpc) echo "--max-train-examples 3668";;   # every training row
+    esac
+}
 SEED_LIST=${SEEDS:-1 2 3}
 SEED_CSV=${SEED_LIST// /,}
 
