@@ -35,14 +35,17 @@ def records():
 def test_markdown_numbers(records):
     (spec,) = tables_for(records)
     f = spec.frame
-    assert list(f.columns) == ["CoLA", "MNLI-m", "MNLI-mm", "RTE", "Avg", "Δ"]
+    assert list(f.columns) == ["CoLA", "MNLI-m", "MNLI-mm", "RTE", "Avg", "Δ", "p"]
     assert list(f.index) == ["vanilla", "match-tuning"]
     sd = np.std([70, 72, 68], ddof=1)
     assert f.loc["vanilla", "RTE"] == f"70.00 ± {sd:.2f} (72.00)"
     assert f.loc["vanilla", "Avg"] == f"{np.mean([60, 60, 50, 70]):.2f}"
     # match-tuning lacks MNLI: its Avg covers its own tasks and is marked
     assert f.loc["match-tuning", "Avg"] == f"{np.mean([60, 74]):.2f}*"
-    assert f.loc["match-tuning", "Δ"] == f"{np.mean([60, 74]) - 60:+.2f}"
+    # ... and its Δ compares like with like: both rows' means over the tasks both have (CoLA, RTE), marked *,
+    # not its 2-task Avg minus vanilla's 4-task Avg; the p pairs the 3 seeds of those tasks
+    assert f.loc["match-tuning", "Δ"] == f"{np.mean([60, 74]) - np.mean([60, 70]):+.2f}*"
+    assert f.loc["match-tuning", "p"] == "0.250 (n=3)" and "Δ* over the tasks both rows have" in spec.note
     md = render([spec], "markdown")
     # three seeds cannot make any difference significant: nothing is bold, and the note says why
     assert "**" not in md and "Method |" in md and not spec.bold.to_numpy().any()
@@ -62,7 +65,7 @@ def test_csv_and_latex_structure(records):
     csv = render(specs, "csv").splitlines()
     assert csv[0].startswith("method,table,CoLA") and len(csv) == 3
     tex = render(specs, "latex")
-    assert r"\begin{tabular}{lrrrrrr}" in tex and r"$\pm$" in tex and "_" not in tex.replace(r"\_", "")
+    assert r"\begin{tabular}{lrrrrrrr}" in tex and r"$\pm$" in tex and "_" not in tex.replace(r"\_", "")
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex and r"\hline" not in tex
 
 

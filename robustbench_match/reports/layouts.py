@@ -327,6 +327,10 @@ def higher_is_better(records: list[dict], metric: Optional[str] = None) -> bool:
     return True
 
 
+def _scored(cell: Cell) -> bool:
+    return bool(cell.n_total) and math.isfinite(cell.mean)
+
+
 def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
     """Table 1 of the paper: checkpoints × tasks (main metric), Avg, Δ vs the baseline row and its p."""
     sets = sorted({(r["eval_set"], r["task"]) for r in records}, key=lambda x: eval_set_order(*x))
@@ -354,13 +358,22 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
         avg_cells[row] = seed_average(mine)
         if complete:  # only rows with every task compete on Avg
             table.rank("Avg", row, avg_cells[row])
+    partial_delta = False
     if base is not None:
-        base_degenerate = any(cells[(base, e)].n_degenerate for e, _ in sets)
         for row in rows:
-            row_degenerate = any(cells[(row, e)].n_degenerate for e, _ in sets)
-            table.put(row, "Δ", num(avg[row] - avg[base], sign=True), degenerate=row_degenerate or base_degenerate)
+            # Δ and p over the tasks both rows have: an Avg over fewer tasks is not comparable to the full one
+            shared = [e for e, _ in sets if _scored(cells[(row, e)]) and _scored(cells[(base, e)])]
+            if not shared:
+                table.put(row, "Δ", "–")
+                continue
+            partial = len(shared) < len(sets) and row != base
+            partial_delta |= partial
+            mine, theirs = [cells[(row, e)] for e in shared], [cells[(base, e)] for e in shared]
+            delta = (np.mean([c.mean for c in mine]) - np.mean([c.mean for c in theirs])) * 100
+            degenerate = any(c.n_degenerate for c in mine + theirs)
+            table.put(row, "Δ", num(float(delta), sign=True) + ("*" if partial else ""), degenerate=degenerate)
             if row != base:
-                table.put(row, "p", table.p_text(avg_cells[row], avg_cells[base]))
+                table.put(row, "p", table.p_text(seed_average(mine), seed_average(theirs)))
     for (e, _), col in zip(sets, columns):
         table.majority[col] = majority_score([r for r in records if r["eval_set"] == e])
     if all(v is not None for v in table.majority.values()) and table.majority:
@@ -369,6 +382,7 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
     note = (f"Metric ×100 ({metric_note}); mean ± sd (max) over seeds where several. Avg: mean over tasks"
             + ("; * averaged over the tasks this row has (missing or NaN cells left out)" if incomplete else "")
             + f". Δ: Avg minus {base}'s"
+            + ("; Δ* over the tasks both rows have" if partial_delta else "")
             + (f"; p: exact paired sign-flip test of the per-seed Avg vs {base} over the seeds both share (two-sided)"
                if table.has("p") else ""))
     spec = table.build(note)
