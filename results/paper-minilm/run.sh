@@ -12,7 +12,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
-STAGES=${STAGES:-"table1 table2 table7 table7pre attacks table3 table5 table6 render"}
+STAGES=${STAGES:-"table1 table2 table7 table7pre attacks table3 table5 table6 table1t render"}
 # SEEDS="4 5 6" trains / scores extra seeds in tables 1, 2, 3 and 5 (default 1 2 3)
 RBM=${RBM:-$ROOT/.venv/bin/rbm}
 [ -x "$RBM" ] || RBM=$(command -v rbm)
@@ -81,6 +81,15 @@ stage_table1() {
         [ "$task" = stsb ] && methods=${METHODS:-vanilla,match-tuning}   # R3F's KL term needs classes (paper: STS-B = vanilla)
         pooled "t1-$task-s${SEED_CSV//,/}" run pm-glue --tasks $task --seeds $SEED_CSV --methods $methods $(rows_flag $task) \
             --output $HERE/table1-glue
+    done
+}
+
+# Table 1 with a per-task Match-Tuning T (held-out choice, budget.md): Match-Tuning retrained at its task's
+# T; vanilla's Table 1 checkpoints are scored beside it so that the folder's table pairs them by seed.
+stage_table1t() {
+    for task in $(tasks_of cola); do
+        pooled "t1t-$task" run pm-glue-pertask-t --tasks $task --seeds 1,2,3 --methods match-tuning \
+            $(table1_checkpoints $task vanilla "" "1 2 3") $(rows_flag $task) --output $HERE/table1-pertask-temperature
     done
 }
 
@@ -178,7 +187,7 @@ stage_render() {
     done
     # FOLDER METHOD [REFERENCE (default vanilla)]: per-seed McNemar / bootstrap and the test over seeds
     local spec
-    for spec in "table1-glue match-tuning" "table1-glue r3f" "table1-glue child-tuning-d" "table1-glue match-tuning+r3f" \
+    for spec in "table1-glue match-tuning" "table1-pertask-temperature match-tuning" "table1-glue r3f" "table1-glue child-tuning-d" "table1-glue match-tuning+r3f" \
                 "table2-advglue match-tuning" "table3-label-noise match-tuning" "table5-minority match-tuning" \
                 "table6-mnli-negation-proxy match-tuning" "table6-mnli-negation-proxy group-dro" \
                 "table6-mnli-negation-proxy group-dro+match-tuning group-dro" \

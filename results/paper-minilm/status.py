@@ -18,6 +18,7 @@ CLASSIFICATION = ("sst2", "cola", "mrpc", "rte")
 PROTOCOL: dict[str, list[tuple[str, str, str, str]]] = {
     "table1-glue": [(t, m, "clean", t) for t in ("sst2", "cola", "mrpc", "stsb", "rte")
                     for m in (T1_METHODS if t != "stsb" else ("vanilla", "match-tuning"))],
+    "table1-pertask-temperature": [("cola", m, "clean", "cola") for m in ("vanilla", "match-tuning")],
     "table2-advglue": [(t, m, c, t) for t in ("sst2", "rte") for m in T1_METHODS for c in ("adversarial", "clean")],
     "table7-ablation": [(t, m, "clean", t) for t in ("sst2", "cola")
                         for m in ("match-tuning", "match-tuning-positive", "match-tuning-negative")],

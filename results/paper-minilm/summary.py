@@ -25,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 # folder: (title, metric name or None for the record's main metric, reference method, clean condition)
 TABLES = {
     "table1-glue": ("Table 1 — GLUE dev", None, "vanilla", None),
+    "table1-pertask-temperature": ("Table 1 — Match-Tuning at its task's held-out T (CoLA: T = 0.25)", None,
+                                   "vanilla", None),
     "table2-advglue": ("Table 2 — AdvGLUE (same checkpoints)", "accuracy", "vanilla", "clean"),
     "table3-label-noise": ("Table 3 — label noise (clean dev)", None, "vanilla", "clean"),
     "table5-minority": ("Table 5 — minority reduction (dev accuracy on label 1)", "minority_accuracy", "vanilla",
