@@ -68,3 +68,17 @@ def test_a_wrong_gold_label_and_a_missing_file_are_reported(rescore, data_dir, t
     assert "1 labels differ from the raw dev file" in problems
     problems, _ = rescore.check_record({**record, "predictions_file": str(tmp_path / "nope.jsonl")}, data_dir)
     assert problems and "missing" in problems[0]
+
+
+def test_per_task_temperature_suite_differs_from_the_grid_only_in_t():
+    """pm-glue-pertask-t is a copy of pm-glue's training settings with another T: a drift in any other
+    setting (lr, epochs, rows, batches) would make its Table 1 row a different budget, not a different T."""
+    import yaml
+
+    grid = yaml.safe_load((FOLDER / "suites" / "pm-glue.yaml").read_text())["train"]
+    per_task = yaml.safe_load((FOLDER / "suites" / "pm-glue-pertask-t.yaml").read_text())["train"]
+    varying = {"method_args", "methods"}
+    assert {k: v for k, v in per_task.items() if k not in varying} == \
+           {k: v for k, v in grid.items() if k not in varying}
+    t = per_task["method_args"]["match-tuning"]["temperature"]
+    assert t != grid["method_args"]["match-tuning"]["temperature"]
