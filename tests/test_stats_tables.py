@@ -117,3 +117,18 @@ def test_runner_up_not_significant_bolds_nothing():
     diff = [r2["metrics"]["accuracy"] - r1["metrics"]["accuracy"] for r1, r2 in zip(recs[::2], recs[1::2])]
     assert sign_flip_reference(diff) >= 0.05
     assert not table.bold.to_numpy().any()
+
+
+def test_drop_pairs_seeds_when_one_condition_has_extra_seeds(noise_records):
+    """Clean has seeds 4-5 too (much higher): the drop is over seeds 1-3, the sample its p tests, and says n."""
+    extra = [record(m, "clean", t, s, 0.99) for m in ("vanilla", "match-tuning") for t in ("rte", "mrpc")
+             for s in (4, 5)]
+    clean, noisy = label_noise_layout(noise_records + extra, None)
+    for m in ("vanilla", "match-tuning"):
+        avg = seed_avg(m, "noise-10").mean() * 100
+        drop = np.mean(seed_avg(m, "clean") - seed_avg(m, "noise-10")) * 100
+        assert noisy.frame.loc[m, "Avg"] == f"{avg:.2f} (↓ {drop:.2f})"  # n=3 is the row's own n: not repeated
+        assert noisy.frame.loc[m, "p"].startswith("0.250 (n=3)")
+    flipped = [dict(r, condition="noise-10" if r["condition"] == "clean" else "clean") for r in noise_records + extra]
+    _, noisy = label_noise_layout(flipped, None)  # now the noisy rows have 5 seeds and the reference 3
+    assert noisy.frame.loc["vanilla", "Avg"].endswith("; n=3)")

@@ -232,3 +232,30 @@ def test_issue_case_from_a_real_run(data_dir, tmp_path, capsys):
     assert rows["constant"] == ["48.65†", "48.65 ± 0.00 (48.65)†", "+5.41†", "0.250 (n=3)†"]
     assert rows["majority class"][:2] == ["51.35", "51.35"]  # 76 of 148 positive
     assert "**" not in text and "constant / advSST-2: 3 of 3 seeds" in text
+
+
+def test_delta_pairs_the_same_seeds_as_p_when_the_baseline_has_extra_seeds():
+    """Vanilla has CoLA seeds 4-6 too (lower ones): Δ must be the mean per-seed difference over seeds 1-3 —
+    the sample its p tests — not this row's mean minus vanilla's 6-seed mean (which flips its sign here)."""
+    vanilla_cola = {1: 0.17, 2: 0.17, 3: 0.18, 4: 0.12, 5: 0.12, 6: 0.14}
+    recs = [_rec("vanilla", "cola", "cola", s, v, "matthews_correlation") for s, v in vanilla_cola.items()]
+    mt_cola, sst2_v, sst2_m = {1: 0.16, 2: 0.16, 3: 0.17}, {1: 0.90, 2: 0.91, 3: 0.90}, {1: 0.89, 2: 0.90, 3: 0.89}
+    for s in (1, 2, 3):
+        recs += [_rec("match-tuning", "cola", "cola", s, mt_cola[s], "matthews_correlation"),
+                 _rec("vanilla", "sst2", "sst2", s, sst2_v[s]), _rec("match-tuning", "sst2", "sst2", s, sst2_m[s])]
+    (spec,) = tables_for(recs)
+    f = spec.frame
+    paired = np.mean([(mt_cola[s] + sst2_m[s]) / 2 - (vanilla_cola[s] + sst2_v[s]) / 2 for s in (1, 2, 3)]) * 100
+    unpaired = (np.mean([*mt_cola.values()]) + np.mean([*sst2_m.values()])) / 2 * 100 \
+        - (np.mean([*vanilla_cola.values()]) + np.mean([*sst2_v.values()])) / 2 * 100
+    assert paired < 0 < unpaired  # the case where the two definitions disagree in sign
+    assert f.loc["match-tuning", "Δ"] == f"{paired:+.2f}".replace("-", "\u2212")
+    assert f.loc["match-tuning", "p"] == "0.250 (n=3)"
+    assert f.loc["vanilla", "CoLA"].endswith("(n=6)") and "seeds both rows have" in spec.note
+    # rows that share no seed: the difference of means, said so
+    other = [dict(r, model="other", seed=r["seed"] + 10) for r in recs if r["model"] == "match-tuning"]
+    (spec,) = tables_for([r for r in recs if r["model"] == "vanilla"] + other)
+    assert spec.frame.loc["other", "Δ"].endswith("(unpaired)") and "share no seed" in spec.note
+    # (means of the per-seed Avg, i.e. over the seeds where a row has every task: vanilla's 1-3)
+    apart = np.mean([(mt_cola[s] + sst2_m[s]) / 2 - (vanilla_cola[s] + sst2_v[s]) / 2 for s in (1, 2, 3)]) * 100
+    assert spec.frame.loc["other", "Δ"] == f"{apart:+.2f} (unpaired)".replace("-", "\u2212")

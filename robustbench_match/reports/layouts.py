@@ -28,6 +28,7 @@ DAGGER = "†"
 MINUS = "\u2212"  # a true minus sign; LaTeX gets $-$, Markdown shows it as typeset
 ALPHA = 0.05  # significance level of the bolding rule
 MAJORITY_ROW = "majority class"
+UNPAIRED = "unpaired"
 DAGGER_NOTE = (f"{DAGGER} a degenerate model among the seeds: ≥ {DEGENERATE_SHARE * 100:g} % of its predictions in "
                "one class (regression: a near-constant output); such a value, and any Avg, Δ or p computed from it, "
                "is never bold or ranked")
@@ -150,6 +151,34 @@ def paired(a: Cell, b: Cell) -> PairedTest:
     """The exact paired sign-flip test of ``a`` vs ``b`` over the seeds both have."""
     common = sorted(set(a.values) & set(b.values), key=lambda s: (s is None, str(s)))
     return paired_test([a.values[s] for s in common], [b.values[s] for s in common])
+
+
+@dataclass(frozen=True)
+class Delta:
+    """``a − b`` as a table prints it beside the paired p: the mean per-seed difference over the seeds both
+    cells have (finite pairs only — the very sample the sign-flip test sees), so that a row with extra seeds
+    cannot make Δ and p describe different samples. Cells that share no seed fall back to the difference of
+    their means, marked ``paired=False``."""
+
+    value: float
+    n: int
+    paired: bool
+
+
+def paired_delta(a: Cell, b: Cell) -> Delta:
+    """:class:`Delta` of ``a`` vs ``b`` (see there); NaN when neither a pair nor both means exist."""
+    test = paired(a, b)
+    if test.n:
+        return Delta(test.mean_diff, test.n, True)
+    value = a.mean - b.mean if a.n_total and b.n_total else float("nan")
+    return Delta(value, 0, False)
+
+
+def delta_text(delta: Delta, digits: int = 2, scale: float = 100.0) -> str:
+    """``+1.23`` for a paired Δ; ``+1.23 (unpaired)`` where the rows share no seed; ``–`` for NaN."""
+    if not math.isfinite(delta.value):
+        return num(delta.value)
+    return num(delta.value * scale, digits, sign=True) + ("" if delta.paired else f" ({UNPAIRED})")
 
 
 def majority_score(records: list[dict], key: str = "majority_score") -> Optional[float]:
@@ -358,7 +387,7 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
         avg_cells[row] = seed_average(mine)
         if complete:  # only rows with every task compete on Avg
             table.rank("Avg", row, avg_cells[row])
-    partial_delta = False
+    partial_delta = unpaired = False
     if base is not None:
         for row in rows:
             # Δ and p over the tasks both rows have: an Avg over fewer tasks is not comparable to the full one
@@ -369,11 +398,15 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
             partial = len(shared) < len(sets) and row != base
             partial_delta |= partial
             mine, theirs = [cells[(row, e)] for e in shared], [cells[(base, e)] for e in shared]
-            delta = (np.mean([c.mean for c in mine]) - np.mean([c.mean for c in theirs])) * 100
             degenerate = any(c.n_degenerate for c in mine + theirs)
-            table.put(row, "Δ", num(float(delta), sign=True) + ("*" if partial else ""), degenerate=degenerate)
-            if row != base:
-                table.put(row, "p", table.p_text(seed_average(mine), seed_average(theirs)))
+            if row == base:
+                table.put(row, "Δ", num(0.0, sign=True), degenerate=degenerate)
+                continue
+            delta = paired_delta(seed_average(mine), seed_average(theirs))
+            unpaired |= not delta.paired
+            table.put(row, "Δ", delta_text(delta) + ("*" if partial else ""),
+                      n=delta.n or None, degenerate=degenerate)
+            table.put(row, "p", table.p_text(seed_average(mine), seed_average(theirs)))
     for (e, _), col in zip(sets, columns):
         table.majority[col] = majority_score([r for r in records if r["eval_set"] == e])
     if all(v is not None for v in table.majority.values()) and table.majority:
@@ -381,8 +414,10 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
     metric_note = ", ".join(sorted({f"{eval_set_display(get_task(t), e)}: {get_task(t).main_metric}" for e, t in sets}))
     note = (f"Metric ×100 ({metric_note}); mean ± sd (max) over seeds where several. Avg: mean over tasks"
             + ("; * averaged over the tasks this row has (missing or NaN cells left out)" if incomplete else "")
-            + f". Δ: Avg minus {base}'s"
+            + f". Δ: per-seed Avg minus {base}'s, averaged over the seeds both rows have (the sample p tests; "
+              "with extra seeds in one row it differs from the Avg column's difference)"
             + ("; Δ* over the tasks both rows have" if partial_delta else "")
+            + (f"; {UNPAIRED}: the rows share no seed, so Δ is the difference of their means" if unpaired else "")
             + (f"; p: exact paired sign-flip test of the per-seed Avg vs {base} over the seeds both share (two-sided)"
                if table.has("p") else ""))
     spec = table.build(note)

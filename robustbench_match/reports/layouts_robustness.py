@@ -16,8 +16,8 @@ import numpy as np
 from ..conditions.base import parse_condition
 from ..evaluators.advglue import SUBSETS, official_score, subset_score
 from ..tasks import GLUE_TASKS, get_task
-from .layouts import (DAGGER, Cell, TableBuilder, TableSpec, _drop_empty, higher_is_better, is_degenerate,
-                      majority_score, num, pick_baseline, seed_average)
+from .layouts import (DAGGER, UNPAIRED, Cell, Delta, TableBuilder, TableSpec, _drop_empty, delta_text,
+                      higher_is_better, is_degenerate, majority_score, num, paired_delta, pick_baseline, seed_average)
 
 Value = Callable[[dict], float]
 
@@ -44,11 +44,13 @@ def ordered_tasks(records: Iterable[dict]) -> list[str]:
     return sorted(tasks, key=lambda t: (GLUE_TASKS.index(t) if t in GLUE_TASKS else 99, t))
 
 
-def arrow(delta: Optional[float], digits: int = 2) -> str:
-    """``(↑ 1.15)`` / ``(↓ 4.87)`` as the paper prints a difference; ``( - )`` for none."""
-    if delta is None or not np.isfinite(delta):
+def arrow(delta: Optional[Delta], digits: int = 2, usual_n: Optional[int] = None) -> str:
+    """``(↑ 1.15)`` / ``(↓ 4.87)`` as the paper prints a difference; ``( - )`` for none; ``(↓ 4.87; n=2)``
+    when it pairs fewer seeds than ``usual_n``; ``(↓ 4.87; unpaired)`` when the cells share no seed."""
+    if delta is None or not np.isfinite(delta.value):
         return "( - )"
-    return f"({'↑' if delta >= 0 else '↓'} {num(abs(delta), digits)})"
+    extra = f"; {UNPAIRED}" if not delta.paired else (f"; n={delta.n}" if usual_n and delta.n != usual_n else "")
+    return f"({'↑' if delta.value >= 0 else '↓'} {num(abs(delta.value) * 100, digits)}{extra})"
 
 
 def pct(value: Optional[float], digits: int = 2) -> str:
@@ -107,10 +109,10 @@ def condition_blocks(records: list[dict], baseline: Optional[str], value: Value,
             ref = avg.get((m, "clean")) if reference == "clean" else avg.get((base, cond))
             is_ref = (reference == "clean" and cond == "clean") or (reference == "baseline" and m == base)
             has_ref = not is_ref and ref is not None and ref.n_total > 0
-            delta = (mine.mean - ref.mean) * 100 if has_ref else float("nan")
+            delta = paired_delta(mine, ref) if has_ref else None
             dagger = DAGGER if mine.n_degenerate or (has_ref and ref.n_degenerate) else ""
             shown = pct(mine.mean) if mine.n_total else "–"
-            text = f"{shown}{dagger} {arrow(delta)}" if not is_ref or reference == "baseline" else f"{shown}{dagger}"
+            text = f"{shown}{dagger} {arrow(delta, usual_n=mine.n_total)}" if not is_ref or reference == "baseline" else f"{shown}{dagger}"
             table.put(m, "Avg", text, n=mine.n_total or None)
             if mine.n_total:
                 table.rank("Avg", m, mine, higher)
@@ -118,7 +120,8 @@ def condition_blocks(records: list[dict], baseline: Optional[str], value: Value,
                 table.put(m, "p", table.p_text(mine, ref))
         table.majority = dict(majority)
         vs = "the same method's clean Avg" if reference == "clean" else f"{base}"
-        note = (f"Avg: mean over tasks per seed (seeds with every task), ×100; arrows: difference to {vs}. "
+        note = (f"Avg: mean over tasks per seed (seeds with every task), ×100; arrows: difference to {vs}, "
+                "averaged over the seeds both have (n=k where that is fewer than the row's own). "
                 + (f"p: exact paired sign-flip test across seeds of the per-seed Avg vs {vs} (two-sided). "
                    if table.has("p") else "") + "mean ± sd (max) over seeds")
         specs.append(_drop_empty(table.build(note), "p"))
@@ -201,8 +204,9 @@ def _advglue_table(adv: list[dict], baseline: Optional[str]) -> TableSpec:
                 if score.n_total:
                     table.rank(col, m, score)
         table.cell(m, "Avg", official[m])
-        delta = (official[m].mean - official[base].mean) * 100
-        table.put(m, "Δ", num(delta, sign=True), degenerate=bool(official[m].n_degenerate or official[base].n_degenerate))
+        delta = paired_delta(official[m], official[base])
+        table.put(m, "Δ", delta_text(delta), n=(delta.n or None) if m != base else None,
+                  degenerate=bool(official[m].n_degenerate or official[base].n_degenerate))
         if m != base:
             table.put(m, "p", table.p_text(official[m], official[base]))
     for col, sets in _ADV_COLUMNS:
@@ -213,7 +217,7 @@ def _advglue_table(adv: list[dict], baseline: Optional[str]) -> TableSpec:
     note = ("Accuracy ×100 (advQQP: accuracy/F1), mean over seeds. Avg: the official AdvGLUE score — QQP counts as "
             "the mean of accuracy and F1, MNLI m and mm are averaged into one task, then the mean over "
             f"{len(tasks_seen)} task(s) ({', '.join(tasks_seen)}); mean ± sd (max) over seeds. "
-            f"Δ: vs {base}" + (f"; p: exact paired sign-flip test across seeds of the Avg vs {base} (two-sided)"
+            f"Δ: vs {base}, the mean per-seed difference over the seeds both have" + (f"; p: exact paired sign-flip test across seeds of the Avg vs {base} (two-sided)"
                                if table.has("p") else ""))
     return _drop_empty(table.build(note), "p")
 
@@ -311,9 +315,9 @@ def _groups_summary(records: list[dict], baseline: Optional[str], eval_set: str)
         ref = counterpart(m, methods)
         for col, values in (("Avg Acc", avg), ("Worst-group Acc", worst)):
             mine = values[m]
-            delta = (mine.mean - values[ref].mean) * 100 if ref else float("nan")
+            delta = paired_delta(mine, values[ref]) if ref else None
             dagger = DAGGER if mine.n_degenerate or (ref and values[ref].n_degenerate) else ""
-            table.put(m, col, f"{pct(mine.mean, 1)}{dagger} {arrow(delta, 1)}", n=mine.n_total or None)
+            table.put(m, col, f"{pct(mine.mean, 1)}{dagger} {arrow(delta, 1, mine.n_total)}", n=mine.n_total or None)
             table.rank(col, m, mine)
         if len(per[m]) == 1:
             met = per[m][0]["metrics"]
@@ -327,7 +331,8 @@ def _groups_summary(records: list[dict], baseline: Optional[str], eval_set: str)
                       "Worst-group Acc": majority_score(records)}
     words = records[0].get("details", {}).get("words")
     note = (f"Accuracy ×100, mean over seeds. Groups: label × hypothesis contains one of {words}. "
-            "Arrows: difference to the same method without Match-Tuning (`( - )` for rows without one). "
+            "Arrows: difference to the same method without Match-Tuning over the seeds both have "
+            "(`( - )` for rows without one). "
             f"CI: the worst group's {_interval_kind(records)}; with several seeds, the sd over seeds instead"
             + (". p: exact paired sign-flip test across seeds of the worst-group accuracy (two-sided)"
                if table.has("p (worst)") else ""))
