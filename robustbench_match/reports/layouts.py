@@ -175,7 +175,7 @@ def paired_delta(a: Cell, b: Cell) -> Delta:
 
 
 def delta_text(delta: Delta, digits: int = 2, scale: float = 100.0) -> str:
-    """``+1.23`` for a paired Δ; ``+1.23 (unpaired)`` where the rows share no seed; ``–`` for NaN."""
+    """``+1.23`` for a paired Δ; ``+1.23 (unpaired)`` where the rows share no seed; ``NaN`` for NaN."""
     if not math.isfinite(delta.value):
         return num(delta.value)
     return num(delta.value * scale, digits, sign=True) + ("" if delta.paired else f" ({UNPAIRED})")
