@@ -43,6 +43,13 @@ CARD_SCHEMA: dict[str, str] = {
 }
 
 
+#: the fields readers use, and the JSON types they may hold (checked on read: one line, never a traceback)
+_READ_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "method": (str,), "seed": (int,), "hyperparameters": (dict,), "train_data_sha256": (str,),
+    "condition": (dict, str), "base_model": (str,),
+}
+
+
 def card_path(folder: str | Path) -> Path:
     return Path(folder) / CARD_FILE
 
@@ -56,8 +63,20 @@ def read_card(folder: str | Path) -> dict[str, Any]:
         card = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path}: not UTF-8 text (expected a JSON checkpoint card)") from None
     if not isinstance(card, dict):
         raise CheckpointError(f"{path}: expected a JSON object (a robustbench-match checkpoint card)")
+    for key, types in _READ_TYPES.items():
+        value = card.get(key)
+        if value is not None and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            raise CheckpointError(f"{path}: {key} = {str(value)[:40]!r} is not {' or '.join(t.__name__ for t in types)} "
+                                  f"(a hand-edited card? {CARD_SCHEMA[key]})")
+    if card.get("task") is not None:
+        from .tasks import TASKS
+
+        if card["task"] not in TASKS:
+            raise CheckpointError(f"{path}: task {card['task']!r} is not a known task (see `rbm tasks`)")
     return card
 
 

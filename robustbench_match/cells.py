@@ -212,7 +212,7 @@ def from_spec(spec: dict, where: str = "spec"):
         eval_ref = EvalSetRef(**c["eval_ref"]) if c.get("eval_ref") else None
         cell = Cell(suite.name, c["model"], c["task"], c["eval_set"], c["condition"], c["seed"], None, ref, train,
                     dict(c.get("params") or {}), eval_ref, spec.get("fingerprint"))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RBMError(f"{where}: malformed cell spec ({type(exc).__name__}: {exc})") from None
     if cell.key != spec.get("key"):
         raise RBMError(f"{where}: key {spec.get('key')!r} does not match its cell ({cell.key})")

@@ -115,16 +115,24 @@ class HFCheckpoint:
                 raise CheckpointError(f"checkpoint {self.name}: {self.path}/config.json missing "
                                       f"(expected a Hugging Face model folder)")
             if local:
+                check_no_remote_code(Path(self.path), f"checkpoint {self.name} ({self.path})")
                 check_tokenizer(Path(self.path), f"checkpoint {self.name} ({self.path})")
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(self.path)
-                self._model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
+                self._tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+                self._model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True,
+                                                                                 trust_remote_code=False)
             except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and torch raise their own types
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if "trust_remote_code" in first:
+                    first = "it ships its own code (an auto_map); robustbench-match never runs checkpoint code"
                 if not local:
                     first = (f"{self.path} is not a local folder, and loading it as a hub id failed: {first}")
                 raise CheckpointError(f"checkpoint {self.name} ({self.path}): cannot load as a safetensors "
                                       f"sequence classifier: {first}") from None
+            if self.precision == "fp16":
+                from .inference import check_fp16_range
+
+                check_fp16_range(self._model, f"checkpoint {self.name} ({self.path})")
         return self._model, self._tokenizer
 
     def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
@@ -137,6 +145,7 @@ class HFCheckpoint:
         where = f"checkpoint {self.name} ({self.path})"
         if not config.is_file():
             raise CheckpointError(f"{where}: no config.json (expected a Hugging Face model folder)")
+        check_no_remote_code(folder, where)
         try:
             cfg = json.loads(config.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -144,12 +153,19 @@ class HFCheckpoint:
         if not isinstance(cfg, dict):
             raise CheckpointError(f"{config}: expected a JSON object (a transformers model config)")
         id2label = cfg.get("id2label") or {}
-        num_labels = len(id2label) if id2label else int(cfg.get("num_labels", cfg.get("_num_labels", 2)))
+        num_labels = cfg.get("num_labels", cfg.get("_num_labels", 2))
+        if not isinstance(id2label, dict) or not all(isinstance(v, str) for v in id2label.values()):
+            raise CheckpointError(f"{config}: id2label must map label ids to label names (got {str(id2label)[:60]})")
+        if not id2label and (isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1):
+            raise CheckpointError(f"{config}: num_labels must be a whole number >= 1 (got {num_labels!r})")
+        num_labels = len(id2label) if id2label else num_labels
         label_mapping(id2label, num_labels, task, where)
-        positions = cfg.get("max_position_embeddings")
-        if self.max_length is not None and isinstance(positions, int) and self.max_length > positions:
-            raise CheckpointError(f"--max-length {self.max_length}: {where} has {positions} positions "
-                                  f"(max_position_embeddings); use --max-length {positions} or less")
+        from .inference import check_max_length
+
+        check_max_length(self.max_length, cfg.get("max_position_embeddings"), where)
+        if self.precision == "fp16" and "match-tuning" in str(self.card.get("method") or ""):
+            raise CheckpointError(f"--precision fp16: {where} is a Match-Tuning export (its classifier is scaled by "
+                                  f"2^20, beyond fp16's range); score it with --precision fp32 or bf16")
         check_weights(folder, num_labels, where)
         check_tokenizer(folder, where)
         self._checked.add(task.name)
@@ -183,6 +199,30 @@ class HFCheckpoint:
         card = self.card
         return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
                 "base_model": card.get("base_model"), "labels": self._label_info}
+
+
+#: config files whose ``auto_map`` points transformers at Python code shipped with the checkpoint
+_CODE_POINTERS = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json")
+
+
+def check_no_remote_code(folder: Path, where: str) -> None:
+    """A checkpoint is data, never code: a folder with Python files or an ``auto_map`` (transformers'
+    ``trust_remote_code`` models) is refused before transformers sees it, so nothing in it can run or be
+    copied into an export. Every load also passes ``trust_remote_code=False`` (hub ids included)."""
+    code = sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".pyc", ".so")) if folder.is_dir() else []
+    pointers = []
+    for name in _CODE_POINTERS:
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("auto_map"):
+            pointers.append(f"{name} has an auto_map")
+    if code or pointers:
+        what = "; ".join(pointers + ([f"it holds code ({', '.join(code[:3])})"] if code else []))
+        raise CheckpointError(f"{where}: refusing a checkpoint that ships its own code ({what}); robustbench-match "
+                              f"never runs checkpoint code (trust_remote_code=False): export it as a stock "
+                              f"transformers architecture")
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
@@ -295,6 +335,20 @@ def parse_prediction_key(key: str, where: str) -> tuple[Optional[str], str]:
     return (collection or None), eval_set
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json ``object_pairs_hook``: a key given twice is an error (plain json.loads keeps the last copy)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 @dataclass
 class PredictionsFile:
     """Predictions made elsewhere: JSON ``{key: [label, ...]}`` in dataset order (the AdvGLUE submission
@@ -315,12 +369,23 @@ class PredictionsFile:
         return self._cache
 
     def _read(self) -> dict:
+        where = f"predictions file {self.path}"
         try:
-            data = json.loads(Path(self.path).read_text())
+            raw = Path(self.path).read_bytes()
         except FileNotFoundError:
-            raise CheckpointError(f"predictions file {self.path}: not found") from None
+            raise CheckpointError(f"{where}: not found") from None
+        except OSError as exc:
+            raise CheckpointError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+        try:  # json detects UTF-8, UTF-16 and UTF-32 (with or without a BOM) from the bytes
+            data = json.loads(raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw,
+                              object_pairs_hook=_no_duplicate_keys)
+        except UnicodeDecodeError:
+            raise CheckpointError(f"{where}: not UTF-8/UTF-16 text (Latin-1? save it as UTF-8 JSON)") from None
         except json.JSONDecodeError as exc:
-            raise CheckpointError(f"predictions file {self.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise CheckpointError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except _DuplicateKey as exc:
+            raise CheckpointError(f"{where}: key {exc.args[0]!r} appears twice (which copy to score is ambiguous); "
+                                  f"keep one") from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise CheckpointError(f"predictions file {self.path}: expected an object {{task: [label, ...]}}")
         return data
@@ -394,11 +459,14 @@ class PredictionsFile:
         if task.is_regression:
             if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
                 raise CheckpointError(f"predictions file {self.path}: {key!r} must hold numbers")
-            scores = np.asarray(values, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(scores))
+            try:
+                scores = np.asarray(values, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64 (10**400)
+                scores = np.asarray([v if abs(v) < 1e300 else np.inf for v in values], dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(scores) | (np.abs(scores) > np.finfo(np.float32).max))
             if len(bad):
                 raise CheckpointError(f"predictions file {self.path}: {key!r}[{bad[0]}] = {values[bad[0]]!r} is not a "
-                                      f"finite number ({len(bad)} such values); {task.name} scores must be finite")
+                                      f"finite number in float32's range ({len(bad)} such values); {task.name} scores must be finite")
             return scores.astype(np.float32)
         names = [normalize_label(n) for n in task.label_names or ()]
         out = np.empty(len(values), dtype=np.int64)

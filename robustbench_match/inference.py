@@ -41,6 +41,49 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: fewer tokens than this cannot hold [CLS] a [SEP] b [SEP] plus a word of each: truncation would do nothing
+MIN_MAX_LENGTH = 8
+#: fp16's largest finite value: weights beyond it (a Match-Tuning export's folded classifier) overflow
+FP16_MAX = 65504.0
+
+
+def resolve_precision(device: torch.device, precision: str, flag: str = "--precision") -> str:
+    """The one precision rule of ``rbm run`` and ``rbm train``: ``auto`` is bf16 on CUDA and fp32 elsewhere;
+    fp16 needs CUDA (CPU autocast has no fp16 path worth measuring)."""
+    if precision not in PRECISIONS:
+        raise RBMError(f"{flag} {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise RBMError(f"{flag} fp16 needs a CUDA device (use bf16 or fp32 on {device.type})")
+    return precision
+
+
+def check_fp16_range(model: torch.nn.Module, where: str) -> None:
+    """fp16 cannot hold weights beyond ±65504: such a model (a Match-Tuning export folds its projection into
+    a classifier scaled by 2^20) would flip predictions, so it is refused rather than scored wrongly."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and float(tensor.abs().max()) > FP16_MAX:
+            raise RBMError(f"--precision fp16: {where}: weight {name} exceeds fp16's range (±{FP16_MAX:g}); score it "
+                           f"with --precision fp32 or bf16")
+
+
+def check_max_length(value: Optional[int], positions: Optional[int] = None, where: str = "",
+                     flag: str = "--max-length") -> Optional[int]:
+    """The one max-length rule of ``rbm run`` and ``rbm train``: at least MIN_MAX_LENGTH tokens, at most the
+    model's ``max_position_embeddings`` when known."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_MAX_LENGTH:
+        raise RBMError(f"{flag} {value}: expected a whole number >= {MIN_MAX_LENGTH} (tokens per example, special "
+                       f"tokens included)")
+    if isinstance(positions, int) and value > positions:
+        raise RBMError(f"{flag} {value}: {where or 'the model'} has {positions} positions (max_position_embeddings); "
+                       f"use {flag} {positions} or less")
+    return value
+
+
 def autocast_context(device: torch.device, precision: str):
     """bf16/fp16 autocast where asked; fp32 otherwise. ``auto`` means bf16 on CUDA, fp32 on CPU."""
     if precision == "auto":

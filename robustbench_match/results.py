@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
+import hashlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -24,10 +26,44 @@ from .errors import RBMError
 
 # 2: records carry the degenerate-model guard (``degenerate``, ``details.prediction_share``,
 #    ``details.majority_score``), a direction for every metric, and exact per-group CIs (mnli-negation)
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 2
 RESULTS_FILE = "results.jsonl"
+PREDICTIONS_DIR = "predictions"
 #: fields every stored record has (a line without them is not ours: refused by name, never half-used)
 RECORD_FIELDS = ("key", "suite", "model", "task", "eval_set", "condition", "metrics", "main_metric")
+
+
+#: field -> the types a hand-edited record may hold there (anything else is refused by name, never half-used)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "key": (str,), "suite": (str,), "model": (str,), "task": (str,), "eval_set": (str,), "condition": (str,),
+    "metrics": (dict,), "main_metric": (str,), "seed": (int, type(None)), "n_examples": (int, type(None)),
+    "degenerate": (bool, type(None)), "details": (dict, type(None)), "stderr": (dict, type(None)),
+    "fingerprint": (dict, type(None)), "predictions_file": (str, type(None)), "layout": (str, type(None)),
+    "higher_is_better": (dict, type(None)), "checkpoint": (dict, type(None)), "data": (dict, type(None)),
+    "date": (str, type(None)), "predictions_sha256": (str, type(None)),
+}
+
+
+def record_problem(rec: object) -> Optional[str]:
+    """Why ``rec`` is not a record this package wrote (a phrase), or None. Checked on every read, so a
+    hand-edited or foreign line is one clear error, not a traceback three modules later."""
+    if not isinstance(rec, dict) or "key" not in rec:
+        return "has no 'key' field"
+    missing = [f for f in RECORD_FIELDS if f not in rec]
+    if missing:
+        return f"has no {', '.join(map(repr, missing))} field(s)"
+    for name, types in _FIELD_TYPES.items():
+        value = rec.get(name)
+        if name in rec and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            return f"has {name!r} = {str(value)[:40]!r} (expected {' or '.join(t.__name__ for t in types)})"
+    bad = [k for k, v in rec["metrics"].items() if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+    if bad:
+        return f"has a non-numeric metric {bad[0]!r} = {str(rec['metrics'][bad[0]])[:40]!r}"
+    if rec["main_metric"] not in rec["metrics"]:
+        return f"has main_metric {rec['main_metric']!r}, which is not among its metrics"
+    return None
 
 
 def _file_mode(path: Path) -> int:
@@ -42,7 +78,11 @@ def _file_mode(path: Path) -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a whole file so that readers see the old or the new content, never a mix."""
+    """Write a whole file so that readers see the old or the new content, never a mix. A symlink is written
+    through (its target is replaced; the link stays a link)."""
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -101,12 +141,9 @@ class ResultStore:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise RBMError(f"{self.path}: line {lineno} is not a JSON record ({exc.msg})") from None
-            if not isinstance(rec, dict) or "key" not in rec:
-                raise RBMError(f"{self.path}: line {lineno} has no 'key' field (not a robustbench-match result)")
-            missing = [f for f in RECORD_FIELDS if f not in rec]
-            if missing or not isinstance(rec["key"], str) or not isinstance(rec.get("metrics"), dict):
-                what = f"no {', '.join(map(repr, missing))} field(s)" if missing else "a malformed 'key' or 'metrics'"
-                raise RBMError(f"{self.path}: line {lineno} has {what} (not a robustbench-match result; remove "
+            problem = record_problem(rec)
+            if problem:
+                raise RBMError(f"{self.path}: line {lineno} {problem} (not a robustbench-match result; remove "
                                f"the line or use another --output)")
             out[rec["key"]] = rec
         return list(out.values())
@@ -139,27 +176,83 @@ class ResultStore:
             records[record["key"]] = record
             atomic_write_text(self.path, "".join(dumps(r) + "\n" for r in records.values()))
 
-    def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray, labels: Optional[np.ndarray]) -> Path:
-        """Per-example predictions with their dataset index, written before the cell's record."""
-        path = self.dir / "predictions" / f"{slug}.jsonl"
+    def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
+                         labels: Optional[np.ndarray]) -> tuple[str, str]:
+        """Per-example predictions with their dataset index, written before the cell's record; returns the
+        path relative to the run folder (the record stores it so, and readers resolve it there only) and the
+        file's sha256 (a reader refuses a file that changed or was cut)."""
+        from .inputs import inside
+
+        relative = f"{PREDICTIONS_DIR}/{slug}.jsonl"
+        path = inside(self.dir, self.dir / relative, "predictions")
         rows = []
         for i, (idx, pred) in enumerate(zip(ids, predictions)):
             row = {"idx": int(idx), "prediction": pred.item() if hasattr(pred, "item") else pred}
             if labels is not None:
                 row["label"] = labels[i].item()
             rows.append(dumps(row))
-        atomic_write_text(path, "\n".join(rows) + "\n")
-        return path
+        text = "\n".join(rows) + "\n"
+        atomic_write_text(path, text)
+        return relative, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def predictions_path(run_dir: str | os.PathLike, record: dict) -> Optional[Path]:
+    """A record's predictions file, resolved under its run folder only (never the current folder, never an
+    absolute path elsewhere): records store ``predictions/...`` relative to the run folder; older records
+    stored the path as given at run time, whose tail from its ``predictions`` folder is used. None when the
+    record has none or the file is not there; RBMError when the file differs from the one the record saved."""
+    stored = record.get("predictions_file")
+    if not isinstance(stored, str) or not stored:
+        return None
+    parts = Path(stored).parts
+    tails = [parts[i:] for i, part in enumerate(parts) if part == PREDICTIONS_DIR and ".." not in parts[i:]]
+    path = next((p for p in (Path(run_dir).joinpath(*t) for t in tails) if p.is_file()), None)
+    if path is None:
+        return None
+    want = record.get("predictions_sha256")
+    from .data import file_sha256
+
+    if want is not None and file_sha256(path) != want:
+        raise RBMError(f"{path}: this predictions file is not the one record {record.get('key')} saved (sha256 "
+                       f"differs: changed or truncated); rerun the cell with --force --save-predictions")
+    return path
+
 
 
 def load_records(paths: list[str | os.PathLike]) -> list[dict]:
-    """Records from result folders or ``results.jsonl`` files (for tables and plots)."""
+    """Records from result folders or ``results.jsonl`` files (for tables and plots).
+
+    The same measurement is counted once: a record whose key, or whose fingerprint (same checkpoint, eval
+    data and evaluator params), was already read from an earlier input — a backup copy of a run folder, a
+    copy with the model renamed, the same file given twice — is dropped, with one warning saying how many."""
     out: list[dict] = []
+    seen_keys: dict[str, Path] = {}
+    seen_fp: dict[tuple, Path] = {}
+    dropped: dict[tuple[Path, Path], int] = {}
+    read: set[Path] = set()
     for p in map(Path, paths):
         store = ResultStore(p.parent if p.is_file() else p)
         if not store.path.is_file():
             raise RBMError(f"{p}: no {RESULTS_FILE} here (expected the --output folder of `rbm run`)")
-        out.extend(store.records())
+        real = store.path.resolve()
+        if real in read:
+            log.warning("%s: given twice; read once", store.path)
+            continue
+        read.add(real)
+        for rec in store.records():
+            fp = (rec.get("fingerprint") or {}).get("sha256")
+            ident = (fp, rec["suite"], rec["task"], rec["eval_set"], rec["condition"], rec.get("seed")) if fp else None
+            first = seen_keys.get(rec["key"]) or (seen_fp.get(ident) if ident else None)
+            if first is not None and first != store.path:
+                dropped[(store.path, first)] = dropped.get((store.path, first), 0) + 1
+                continue
+            seen_keys[rec["key"]] = store.path
+            if ident:
+                seen_fp[ident] = store.path
+            out.append(rec)
+    for (path, first), n in dropped.items():
+        log.warning("%s: %d record(s) repeat results already read from %s (same cell key or same fingerprint); "
+                    "counted once", path, n, first)
     return out
 
 

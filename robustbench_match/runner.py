@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -26,14 +25,17 @@ from .cells import fingerprint, stale_reason
 from .checkpoints import HFCheckpoint
 from .errors import DataError, RBMError
 from .evaluators import EVALUATORS, Cell, CellResult, CheckpointRef, Evaluator, RunContext
+from .inputs import inside, path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
-from .results import SCHEMA_VERSION, ResultStore, atomic_write_text, dumps, git_revision, now_iso, versions
+from .results import (SCHEMA_VERSION, ResultStore, atomic_write_text, dumps, git_revision, now_iso, record_problem,
+                      versions)
 from .suites import Suite
 from .tasks import get_task
 
 log = logging.getLogger(__name__)
 
 PUBLISHED_DIR = "published"  # records a job has published but not yet merged into results.jsonl
+QUARANTINE_DIR = "quarantine"  # published copies that could not be merged (kept for the user, never deleted)
 
 
 @dataclass
@@ -150,13 +152,13 @@ def group_jobs(cells: list[Cell], trains: Optional[dict] = None) -> list[Job]:
     for cell in cells:
         if cell.checkpoint is None and cell.train is not None and cell.train.config is not None:
             group = "train:" + str(Path(cell.train.config.output).resolve())
-            parts = Path(cell.train.config.output).parts[-5:]
+            parts = Path(cell.train.config.output).parts[-5:]  # already path components (train_request)
             name = "__".join(parts)
         else:
             path = cell.checkpoint_ref.path if cell.checkpoint_ref else str(getattr(cell.checkpoint, "path", cell.key))
             group = "ckpt:" + path
-            name = f"{cell.suite}__{cell.model}__{_short(path)}"
-        name = re.sub(r"[^\w.-]+", "_", name)
+            name = f"{path_component(cell.suite)}__{path_component(cell.model)}__{_short(path)}"
+        name = path_component(name)
         job = jobs.setdefault(group, Job(name, []))
         job.cells.append(cell)
         job.trains = job.trains or bool((trains or {}).get(id(cell)))
@@ -208,13 +210,19 @@ def run_cell(suite: Suite, evaluator: Evaluator, cell: Cell, ctx: RunContext, st
     start = time.perf_counter()
     result = evaluator.evaluate(cell, ctx)
     seconds = time.perf_counter() - start
-    predictions_file = None
-    if ctx.save_predictions and result.predictions is not None:
-        predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels)
-    record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)
-    record["fingerprint"] = cell.fingerprint
-    record["executor"] = executor or executor_info("inline")
-    publish(store, record, cell.slug)
+    try:
+        predictions_file = None
+        if ctx.save_predictions and result.predictions is not None:
+            predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels)
+        record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)
+        record["fingerprint"] = cell.fingerprint
+        record["executor"] = executor or executor_info("inline")
+        publish(store, record, cell.slug)
+    except OSError as exc:  # a full disk: say what was kept, so nothing has to be recomputed by hand
+        kept = getattr(cell.checkpoint, "path", None)
+        where = f"; its checkpoint is kept at {kept} (a rerun reuses it)" if cell.train is not None and kept else ""
+        raise RBMError(f"--output {ctx.output}: cannot store the result of {cell.key} ({exc.strerror or exc})"
+                       f"{where}; free space and rerun the same command") from None
     warn_if_degenerate(record)
     return record
 
@@ -226,14 +234,18 @@ def executor_info(kind: str, job_id: Optional[str] = None) -> dict:
 def publish(store: ResultStore, record: dict, slug: str) -> None:
     """The job's own atomic copy first (``published/``), then the merge into ``results.jsonl`` under its
     lock; the copy is removed once merged. A job killed in between leaves the copy, merged by the next run."""
-    path = store.dir / PUBLISHED_DIR / (re.sub(r"[^\w.-]+", "_", slug) + ".json")
+    path = inside(store.dir, store.dir / PUBLISHED_DIR / (path_component(slug) + ".json"), "a published record")
     atomic_write_text(path, dumps(record) + "\n")
     store.put(record)
     path.unlink(missing_ok=True)
 
 
 def merge_published(store: ResultStore) -> int:
-    """Merge records that jobs published but did not merge (killed after publishing); returns how many."""
+    """Merge records that jobs published but did not merge (killed after publishing); returns how many.
+
+    A copy is checked like a line of ``results.jsonl`` before it is merged: one that is not a record of this
+    run folder (malformed, another folder's, hand-made) is moved to ``quarantine/`` with one warning, never
+    merged and never deleted; a copy older than the stored record is quarantined too (it lost to a rerun)."""
     folder = store.dir / PUBLISHED_DIR
     if not folder.is_dir():
         return 0
@@ -242,15 +254,53 @@ def merge_published(store: ResultStore) -> int:
     for path in sorted(folder.glob("*.json")):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            record = None
         except (json.JSONDecodeError, OSError):
-            continue  # a copy being written right now (its job merges it itself)
-        old = current.get(record.get("key"))
-        if old is None or (old.get("date") or "") <= (record.get("date") or ""):
+            if time.time() - _mtime(path) < 60:
+                continue  # a copy being written right now (its job merges it itself)
+            record = None
+        problem = record_problem(record) if record is not None else "is not JSON"
+        if problem is None:
+            cell = _cell_of(record)
+            if cell.key != record["key"] or path.name != path_component(cell.slug) + ".json":
+                problem = "does not match its key or file name (not published by a job of this run folder)"
+        if problem:
+            _quarantine(store, path, problem)
+            continue
+        old = current.get(record["key"])
+        if old is None or (str(old.get("date") or "")) <= str(record.get("date") or ""):
             if old != record:
                 store.put(record)
+                current[record["key"]] = record
                 merged += 1
-        path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+        else:
+            _quarantine(store, path, f"is older than the stored record of {record['key']}")
     return merged
+
+
+def _cell_of(record: dict) -> Cell:
+    return Cell(record["suite"], record["model"], record["task"], record["eval_set"], record["condition"],
+                record.get("seed"))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _quarantine(store: ResultStore, path: Path, problem: str) -> None:
+    target = store.dir / QUARANTINE_DIR / path.name
+    n = 1
+    while target.exists():
+        n += 1
+        target = store.dir / QUARANTINE_DIR / f"{path.stem}.{n}{path.suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.rename(target)
+    log.warning("%s %s; not merged into %s, moved to %s", path, problem, store.path.name, target)
 
 
 def _check_unique(cells: list[Cell]) -> None:
@@ -328,7 +378,7 @@ def warn_if_degenerate(record: dict) -> None:
 
 
 def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellResult, ctx: RunContext,
-                 seconds: float, predictions_file: Optional[Path]) -> dict:
+                 seconds: float, predictions_file: Optional[tuple[str, str]]) -> dict:
     stderr = {}
     for name in ("accuracy",):
         if name in result.metrics and result.n_examples:
@@ -365,7 +415,8 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
                    "max_length": ctx.max_length, "data_dir": ctx.data_dir, "params": suite.params},
         "timing": {"seconds": round(seconds, 3),
                    "examples_per_s": round(result.n_examples / seconds, 2) if seconds > 0 else None},
-        "predictions_file": str(predictions_file) if predictions_file else None,
+        "predictions_file": predictions_file[0] if predictions_file else None,  # relative to the run folder
+        "predictions_sha256": predictions_file[1] if predictions_file else None,
         "versions": versions(),
         "git": git_revision(),
         "date": now_iso(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -21,6 +22,8 @@ from .tasks import TASKS, get_task
 
 BUILTIN_SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 INCLUDE_ENV = "RBM_INCLUDE_PATH"
+#: a suite name is a folder name in every run folder: no path separators, no "..", no control characters
+_SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}")
 _KNOWN_KEYS = {"suite", "description", "evaluator", "tasks", "params", "train", "metadata"}
 
 
@@ -78,8 +81,12 @@ def load_suite_file(path: Path) -> Suite:
             raise RBMError(f"{path}: {key!r} must be a mapping")
     from .evaluators.params import parse_params
 
+    name = data["suite"]
+    if not isinstance(name, str) or not _SUITE_NAME.fullmatch(name):
+        raise RBMError(f"{path}: suite: {str(name)[:60]!r} is not a suite name (expected letters, digits and "
+                       f"- _ . +, starting with a letter or digit, at most 80 characters; it names folders)")
     params = dict(data.get("params") or {})
-    return Suite(name=str(data["suite"]), description=str(data.get("description", "")).strip(),
+    return Suite(name=name, description=str(data.get("description", "")).strip(),
                  evaluator=str(data["evaluator"]), tasks=[get_task(str(t)).name for t in tasks],
                  params=params, train=dict(data.get("train") or {}),
                  metadata=dict(data.get("metadata") or {}), path=path,

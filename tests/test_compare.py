@@ -13,6 +13,7 @@ from sklearn.metrics import f1_score
 
 from robustbench_match.cli import main
 from robustbench_match.data import load_split
+from robustbench_match.results import predictions_path
 
 SEEDS = (1, 2, 3)
 
@@ -48,7 +49,7 @@ def compare_json(capsys, *args) -> list[dict]:
 def predictions(run_dir: Path, model: str, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     recs = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     (rec,) = [r for r in recs if r["model"] == model and r["task"] == task and r["seed"] == seed]
-    rows = [json.loads(x) for x in Path(rec["predictions_file"]).read_text().splitlines()]
+    rows = [json.loads(x) for x in predictions_path(run_dir, rec).read_text().splitlines()]
     return np.asarray([r["label"] for r in rows]), np.asarray([r["prediction"] for r in rows])
 
 

@@ -16,6 +16,7 @@ import yaml
 from robustbench_match.cli import main
 from robustbench_match.conditions import perturbed_training_set
 from robustbench_match.data import load_split
+from robustbench_match.results import predictions_path
 
 DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "RTE").is_dir(), reason=f"no shared data at {DATA}")
@@ -125,7 +126,7 @@ def test_minority_end_to_end_keeps_exact_label_one_count(tmp_path):
     assert int((reduced.labels == 0).sum()) == int((pool.labels == 0).sum())
     assert rec["checkpoint"]["train_data_sha256"] == reduced.sha256
     # the metric is accuracy on the dev rows labelled 1, recomputed from the saved predictions
-    rows = [json.loads(x) for x in Path(rec["predictions_file"]).read_text().splitlines()]
+    rows = [json.loads(x) for x in predictions_path(out, rec).read_text().splitlines()]
     ones = [r for r in rows if r["label"] == 1]
     assert len(ones) == 131 == rec["details"]["n_minority_dev"]  # RTE dev: 131 not_entailment
     assert rec["metrics"]["minority_accuracy"] == pytest.approx(np.mean([r["prediction"] == 1 for r in ones]))

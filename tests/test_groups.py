@@ -13,6 +13,7 @@ from scipy.stats import binomtest
 from robustbench_match.cli import main
 from robustbench_match.conditions import assign_negation_groups
 from robustbench_match.data import load_split
+from robustbench_match.results import predictions_path
 
 DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "MNLI").is_dir(), reason=f"no shared data at {DATA}")
@@ -45,7 +46,7 @@ def test_groups_end_to_end(mnli_checkpoint, tmp_path):
     (rec,) = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     ex = load_split("mnli", "validation_matched", DATA).subset(np.arange(N_EVAL))
     groups = assign_negation_groups(ex)
-    rows = [json.loads(x) for x in Path(rec["predictions_file"]).read_text().splitlines()]
+    rows = [json.loads(x) for x in predictions_path(out, rec).read_text().splitlines()]
     correct = np.asarray([r["prediction"] == r["label"] for r in rows])
     by_group = {g["id"]: g for g in rec["details"]["groups"]}
     for g in range(6):

@@ -415,3 +415,184 @@ def test_limit_scores_a_seeded_sample_and_says_so(env, checkpoints, capsys):
     code, _, err = rbm(args[:-2], capsys)  # the whole set now: not the stored sample's number
     recs = {json.loads(line)["model"]: json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()}
     assert code == 0 and recs["m"]["n_examples"] == 32
+
+
+# ============================================================================ round 2 (issue 25)
+def _suite_file(e, name: str, evaluator: str = "label-noise", extra: str = "") -> Path:
+    path = e["tmp"] / "hostile.yaml"
+    path.write_text(f"suite: {json.dumps(name)}\nevaluator: {evaluator}\ntasks: [sst2]\n{extra}")
+    return path
+
+
+def _noise_suite(name):
+    def prepare(e, c):
+        _suite_file(e, name, extra="params: {ratios: [0.1], include_clean: false}\n"
+                                   "train: {methods: [vanilla], seeds: [1], max_steps: 1, batch_size: 8}\n")
+    return prepare
+
+
+def suite_run(e, c):
+    return ["run", e["tmp"] / "hostile.yaml", "--data-dir", e["root"], "--output", e["tmp"] / "out", "--format", "none"]
+
+
+def _remote_code_folder(e, c) -> Path:
+    """The good checkpoint plus an ``auto_map`` and a Python file that would leave a marker if it ever ran."""
+    evil = e["tmp"] / "evil"
+    shutil.copytree(c["good"], evil)
+    cfg = json.loads((evil / "config.json").read_text())
+    cfg["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForSequenceClassification": "evil.EvilModel"}
+    (evil / "config.json").write_text(json.dumps(cfg))
+    (evil / "evil.py").write_text(f"open({str(e['tmp'] / 'PWNED')!r}, 'w').write('ran')\n")
+    return evil
+
+
+def _foreign_manifest(e, c):
+    target = e["tmp"] / "exp"
+    (target / "SST-2").mkdir(parents=True)
+    (target / "SST-2" / "train.tsv").write_text("sentence\tlabel\nmy own row\t1\n")
+    (target / "manifest.json").write_text(json.dumps({"project": "mine", "file": "SST-2/train.tsv"}))
+
+
+def _edited_export(e, c):
+    assert main([str(a) for a in export_args(e, e["tmp"] / "exp")]) == 0
+    with open(e["tmp"] / "exp" / "SST-2" / "train.tsv", "a") as fh:
+        fh.write("a row I added by hand\t1\n")
+
+
+def _predictions(e, c, text: bytes | str, name="p.json"):
+    path = e["tmp"] / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _gold(e) -> list[int]:
+    rows = (e["root"] / "glue" / "SST-2" / "dev.tsv").read_text().splitlines()[1:]
+    return [int(r.rsplit("\t", 1)[1]) for r in rows]
+
+
+def _card_for(e, c, task):
+    folder = e["tmp"] / "carded"
+    shutil.copytree(c["good"], folder)
+    (folder / "rbm_card.json").write_text(json.dumps({"task": task, "method": "vanilla", "seed": 1}))
+    return folder
+
+
+def _bad_card(e, c, **fields):
+    folder = e["tmp"] / "badcard"
+    shutil.copytree(c["good"], folder)
+    (folder / "rbm_card.json").write_text(json.dumps({"task": "sst2", "method": "vanilla", "seed": 1, **fields}))
+    return folder
+
+
+def _bad_config(e, c, **fields):
+    folder = e["tmp"] / "badconfig"
+    shutil.copytree(c["good"], folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, **fields}))
+    return folder
+
+
+def _record_line(e, **fields):
+    rec = json.loads((e["run"] / "results.jsonl").read_text())
+    (e["run"] / "results.jsonl").write_text(json.dumps({**rec, **fields}) + "\n")
+
+
+ROWS_2 = [
+    # -- security: names that become paths
+    Row("suite-name-absolute", suite_run, "is not a suite name", lambda e, c: _noise_suite(str(e["folder"]))(e, c)),
+    Row("suite-name-dotdot", suite_run, "is not a suite name", _noise_suite("../../folder")),
+    Row("suite-name-newline", suite_run, "is not a suite name", _noise_suite("a\nb")),
+    Row("checkpoint-name-newline", lambda e, c: run_args(e, c["good"], name="sst2/a\n| forged | 99.9 |"),
+        "contains a control character"),
+    Row("checkpoint-name-300-chars", lambda e, c: run_args(e, c["good"], name="sst2/" + "m" * 300),
+        "is 300 characters long"),
+    # -- security: checkpoint code never runs
+    Row("remote-code-run", lambda e, c: run_args(e, e["tmp"] / "evil"), "ships its own code",
+        lambda e, c: _remote_code_folder(e, c)),
+    Row("remote-code-train-model", lambda e, c: train_args(e, e["tmp"] / "ck", "--model", e["tmp"] / "evil"),
+        "ships its own code", lambda e, c: _remote_code_folder(e, c)),
+    # -- data loss
+    Row("export-foreign-manifest-tsv", lambda e, c: export_args(e, e["tmp"] / "exp"),
+        "is not a manifest written by rbm data export", _foreign_manifest),
+    Row("export-foreign-manifest-jsonl", lambda e, c: export_args(e, e["tmp"] / "exp") + ["--format", "jsonl"],
+        "is not a manifest written by rbm data export", _foreign_manifest),
+    Row("export-over-edited-export", lambda e, c: export_args(e, e["tmp"] / "exp", "0.2"),
+        "was changed after rbm data export wrote it", _edited_export),
+    Row("export-second-export-same-folder", lambda e, c: export_args(e, e["tmp"] / "exp") + ["--format", "jsonl"],
+        "already holds the export", lambda e, c: main([str(a) for a in export_args(e, e["tmp"] / "exp")])),
+    Row("plot-over-foreign-pdf", lambda e, c: ["plot", "degradation", e["run"], "-o", e["tmp"] / "figs"],
+        "is not a figure drawn by rbm plot", lambda e, c: _noise_record_and_thesis(e)),
+    # -- silent wrong numbers
+    Row("precision-fp16-on-cpu", lambda e, c: run_args(e, c["good"], "--precision", "fp16"),
+        "--precision fp16 needs a CUDA device"),
+    Row("train-precision-fp16-on-cpu", lambda e, c: train_args(e, e["tmp"] / "ck", "--precision", "fp16"),
+        "--precision fp16 needs a CUDA device"),
+    Row("max-length-1", lambda e, c: run_args(e, c["good"], "--max-length", "1"), "--max-length 1: expected"),
+    Row("max-length-2", lambda e, c: run_args(e, c["good"], "--max-length", "2"), "--max-length 2: expected"),
+    Row("train-max-length-over-positions", lambda e, c: train_args(e, e["tmp"] / "ck", "--max-length", "4000"),
+        "--max-length 4000: base model"),
+    Row("predictions-duplicate-key", lambda e, c: ["run", "glue-dev", "--checkpoint", f"p={e['tmp'] / 'p.json'}",
+                                                   "--data-dir", e["root"], "--output", e["tmp"] / "out"],
+        "appears twice", lambda e, c: _predictions(e, c, '{"sst2": %s, "sst2": %s}' % ([0] * 32, [1] * 32))),
+    Row("stsb-predictions-1e308", lambda e, c: ["run", "glue-dev", "--checkpoint", f"stsb/p={e['tmp'] / 'p.json'}",
+                                                "--data-dir", e["root"], "--output", e["tmp"] / "out"],
+        "is not a finite number", lambda e, c: _predictions(e, c, '{"stsb": [%s]}' % ", ".join(["1e308"] * 20))),
+    Row("stsb-predictions-huge-int", lambda e, c: ["run", "glue-dev", "--checkpoint", f"stsb/p={e['tmp'] / 'p.json'}",
+                                                   "--data-dir", e["root"], "--output", e["tmp"] / "out"],
+        "is not a finite number", lambda e, c: _predictions(e, c, '{"stsb": [%s]}' % ", ".join(["1" + "0" * 400] * 20))),
+    Row("card-task-vs-name", lambda e, c: run_args(e, e["tmp"] / "carded", name="stsb/m"),
+        "named for task stsb, but it was made for sst2", lambda e, c: _card_for(e, c, "sst2")),
+    # -- tracebacks
+    Row("seeds-negative", lambda e, c: run_args(e, c["good"], "--seeds", "-1"), "expected comma-separated seeds"),
+    Row("seeds-too-large", lambda e, c: run_args(e, c["good"], "--seeds", str(2**32)), "expected comma-separated seeds"),
+    Row("limit-seed-negative", lambda e, c: run_args(e, c["good"], "--limit", "4", "--limit-seed", "-3"),
+        "expected a whole-number seed"),
+    Row("train-seed-too-large", lambda e, c: train_args(e, e["tmp"] / "ck", "--seed", str(2**40)),
+        "expected a whole-number seed"),
+    Row("export-seed-negative", lambda e, c: export_args(e, e["tmp"] / "exp")[:-2] + ["--seed", "-1"],
+        "expected a whole-number seed"),
+    Row("checkpoint-seed-token-too-large", lambda e, c: run_args(e, c["good"], name=f"sst2/seed-{2**33}/m"),
+        "expected a whole-number seed"),
+    Row("suite-data-seed-negative", suite_run, "params.data_seed -1: expected a whole-number seed",
+        lambda e, c: _suite_file(e, "ns", extra="params: {data_seed: -1}\n")),
+    Row("suite-sample-seed-huge", suite_run, "params.sample_seed",
+        lambda e, c: _suite_file(e, "ta", "textattack", f"params: {{sample_seed: {2**40}}}\n")),
+    Row("predictions-latin1", lambda e, c: ["run", "glue-dev", "--checkpoint", f"sst2/p={e['tmp'] / 'p.json'}",
+                                            "--data-dir", e["root"], "--output", e["tmp"] / "out"],
+        "not UTF-8/UTF-16 text", lambda e, c: _predictions(e, c, '{"sst2": ["négatif"]}'.encode("latin-1"))),
+    Row("method-twice", lambda e, c: train_args(e, e["tmp"] / "ck")[:2] + ["match-tuning+match-tuning"]
+        + train_args(e, e["tmp"] / "ck")[3:], "names match-tuning twice"),
+    Row("r3f-eps-inf", lambda e, c: train_args(e, e["tmp"] / "ck")[:2] + ["r3f"] + train_args(e, e["tmp"] / "ck")[3:]
+        + ["--r3f-eps", "inf"], "must be a finite number"),
+    Row("record-metric-not-a-number", lambda e, c: ["table", e["run"]], "has a non-numeric metric",
+        lambda e, c: _record_line(e, metrics={"accuracy": "0.9"})),
+    Row("record-seed-a-string", lambda e, c: ["table", e["run"]], "has 'seed' = '1'",
+        lambda e, c: _record_line(e, seed="1")),
+    Row("record-model-a-list", lambda e, c: ["table", e["run"]], "has 'model'",
+        lambda e, c: _record_line(e, model=["m"])),
+    Row("card-seed-a-string", lambda e, c: run_args(e, e["tmp"] / "badcard"), "seed = 'one' is not int",
+        lambda e, c: _bad_card(e, c, seed="one")),
+    Row("card-task-unknown", lambda e, c: run_args(e, e["tmp"] / "badcard"), "task 'banana' is not a known task",
+        lambda e, c: _bad_card(e, c, task="banana")),
+    Row("config-num-labels-string", lambda e, c: run_args(e, e["tmp"] / "badconfig"), "num_labels must be",
+        lambda e, c: _bad_config(e, c, id2label=None, num_labels="two")),
+    Row("config-id2label-list", lambda e, c: run_args(e, e["tmp"] / "badconfig"), "id2label must map",
+        lambda e, c: _bad_config(e, c, id2label=["negative", "positive"])),
+]
+
+
+def _noise_record_and_thesis(e):
+    """A label-noise record in the run folder, and the user's own degradation_*.pdf where the plot would go."""
+    rec = json.loads((e["run"] / "results.jsonl").read_text())
+    rec.update(key="label-noise|m|sst2|noise-10|1", suite="label-noise", evaluator="label-noise", layout="degradation",
+               condition="noise-10", seed=1)
+    (e["run"] / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (e["tmp"] / "figs").mkdir()
+    (e["tmp"] / "figs" / "degradation_label-noise.pdf").write_bytes(b"%PDF-1.4 my thesis figure\n")
+
+
+@pytest.mark.parametrize("row", ROWS_2, ids=[r.id for r in ROWS_2])
+def test_round2_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("y\ny\ny\n"))  # a prompt answered "y" must not help
+    test_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch)
+    assert not (env["tmp"] / "PWNED").exists()

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 from robustbench_match.cli import main
-from robustbench_match.results import ResultStore, atomic_write_text
+from robustbench_match.results import ResultStore, atomic_write_text, predictions_path
 
 MAJORITY_SST2_DEV = 444 / 872
 
@@ -30,7 +30,7 @@ def test_glue_dev_scores_a_real_checkpoint_well_above_majority(sst2_checkpoint, 
     assert rec["task"] == "sst2" and rec["n_examples"] == 872 and rec["seed"] == 1
     acc = rec["metrics"]["accuracy"]
     assert acc > MAJORITY_SST2_DEV + 0.15, acc
-    rows = [json.loads(l) for l in Path(rec["predictions_file"]).read_text().splitlines()]
+    rows = [json.loads(l) for l in predictions_path(out, rec).read_text().splitlines()]
     assert [r["idx"] for r in rows] == list(range(872))
     assert accuracy_score([r["label"] for r in rows], [r["prediction"] for r in rows]) == pytest.approx(acc)
     assert rec["checkpoint"]["train_data_sha256"] and rec["data"]["sha256"] and rec["versions"]["torch"]

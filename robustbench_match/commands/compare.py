@@ -23,7 +23,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import RBMError
-from ..results import RESULTS_FILE, dumps, load_records
+from ..inputs import markdown_cell, seed_arg
+from ..results import RESULTS_FILE, dumps, load_records, predictions_path
 from ..tasks import get_task
 
 HELP = "test whether model A differs from model B in a run (per seed and over seeds)"
@@ -44,26 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="only this suite's results")
     parser.add_argument("--tasks", type=_csv, help="only these tasks, e.g. sst2,rte")
     parser.add_argument("--n-boot", type=int, default=10_000, help="paired-bootstrap resamples (default 10000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of the paired bootstrap (default 0)")
     parser.add_argument("--format", default="markdown", choices=FORMATS)
 
 
 # ---------------------------------------------------------------------------- reading
-def _resolve(run_dir: Path, stored: str) -> Optional[Path]:
-    """A record's predictions file: as stored, else under RUN_DIR (the run may have used another cwd)."""
-    path = Path(stored)
-    if path.is_file():
-        return path
-    parts = path.parts
-    if "predictions" in parts:
-        moved = run_dir.joinpath(*parts[len(parts) - 1 - parts[::-1].index("predictions"):])
-        if moved.is_file():
-            return moved
-    return None
-
-
-def read_predictions(path: Path) -> dict[int, tuple[object, object]]:
-    """``{idx: (prediction, label)}`` from a predictions file written by `rbm run --save-predictions`."""
+def read_predictions(path: Path, record: Optional[dict] = None) -> dict[int, tuple[object, object]]:
+    """``{idx: (prediction, label)}`` from a predictions file written by `rbm run --save-predictions`; with its
+    ``record``, one row per scored example (a cut or padded file is refused, not compared on what is left)."""
     out: dict[int, tuple[object, object]] = {}
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -74,6 +63,10 @@ def read_predictions(path: Path) -> dict[int, tuple[object, object]]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise RBMError(f"{path}: line {lineno} is not a prediction row (expected {{\"idx\", \"prediction\", "
                            f"\"label\"}} as `rbm run --save-predictions` writes)") from None
+    n = (record or {}).get("n_examples")
+    if isinstance(n, int) and len(out) != n:
+        raise RBMError(f"{path}: {len(out)} prediction rows, but record {record.get('key')} scored {n} examples "
+                       f"(truncated or edited); rerun the cell with --force --save-predictions")
     return out
 
 
@@ -179,8 +172,7 @@ def compare(records: list[dict], run_dir: Path, model_a: str, model_b: str, n_bo
             rec_a, rec_b = ra[s], rb[s]
             row = {**base, "seed": "-" if s is None else s, "a_degenerate": rec_a.get("degenerate"),
                    "b_degenerate": rec_b.get("degenerate")}
-            paths = {m: rec.get("predictions_file") and _resolve(run_dir, rec["predictions_file"])
-                     for m, rec in ((model_a, rec_a), (model_b, rec_b))}
+            paths = {m: predictions_path(run_dir, rec) for m, rec in ((model_a, rec_a), (model_b, rec_b))}
             lacking = [m for m, p in paths.items() if not p]
             if lacking:
                 missing.update(lacking)
@@ -189,8 +181,8 @@ def compare(records: list[dict], run_dir: Path, model_a: str, model_b: str, n_bo
                 row["delta"] = _delta(row["a"], row["b"])
             else:
                 where = f"{task}/{eval_set} {condition} seed {row['seed']}"
-                labels, pa, pb = _paired_examples(read_predictions(paths[model_a]), read_predictions(paths[model_b]),
-                                                  where)
+                labels, pa, pb = _paired_examples(read_predictions(paths[model_a], rec_a),
+                                                  read_predictions(paths[model_b], rec_b), where)
                 row.update(per_example_test(task, main, labels, pa, pb, n_boot, seed))
             rows.append(row)
         values = {m: {s: _float(rec["metrics"].get(main)) for s, rec in by_model[m].items()} for m in (model_a, model_b)}
@@ -250,7 +242,8 @@ def render(rows: list[dict], fmt: str, model_a: str, model_b: str) -> str:
     headers = (["suite"] if suites else []) + ["task", "eval set", "condition", "seed", "metric", "n",
                                                f"A: {model_a}", f"B: {model_b}", "Δ (A−B)", "test", "p", "min p",
                                                "95 % CI of Δ", "note"]
-    text = tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)
+    text = tabulate([[markdown_cell(v) for v in line] for line in table], headers=list(map(markdown_cell, headers)),
+                    tablefmt="github", disable_numparse=True)
     foot = ["", "Scores ×100. Per seed: exact McNemar on the examples both models scored (accuracies), else a paired "
                 "bootstrap of the main metric over examples; over seeds: the exact paired sign-flip test "
                 "(min p = the smallest p that number of seeds can give)."]

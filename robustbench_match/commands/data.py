@@ -5,6 +5,7 @@ import argparse
 import json
 
 from ..errors import RBMError
+from ..inputs import seed_arg
 
 HELP = "export a perturbed training set (label noise, minority) with a manifest"
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--condition", required=True, help="label-noise or minority")
     p.add_argument("--ratio", required=True, help="a fraction in (0, 1) such as 0.10, or a percentage written with %% such as 10%% (noise: share "
                         "flipped; minority: share of label 1 kept)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed_arg, default=1)
     p.add_argument("--output", required=True, help="folder to write (DIR/<TASK>/train.tsv or a .jsonl)")
     p.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
     p.add_argument("--max-train-examples", type=int, default=None,

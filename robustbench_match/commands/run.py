@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import RBMError
+from ..inputs import seed_arg
 from ..evaluators import CheckpointRef, RunContext
 from ..reports.tables import render, tables_for
 from ..results import ResultStore
@@ -24,10 +25,14 @@ def _csv(value: str) -> list[str]:
 
 def seed_list(value: str) -> list[int]:
     """``1,2,3`` → [1, 2, 3] (argparse names this function in its error, so the message says what is wanted)."""
+    from ..inputs import MAX_SEED
+
     try:
         seeds = [int(s) for s in _csv(value)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r}: expected comma-separated integers, e.g. 1,2,3") from None
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected comma-separated seeds in 0..{MAX_SEED}, e.g. 1,2,3")
     if not seeds:
         raise argparse.ArgumentTypeError(f"{value!r}: expected comma-separated integers, e.g. 1,2,3")
     return seeds
@@ -65,7 +70,10 @@ def with_params(suite, assignments: list[str]):
 
 def check_args(args) -> None:
     """Numbers that cannot work fail here, naming the flag, before anything is loaded or written."""
-    positive = {"--batch-size": args.batch_size, "--max-length": args.max_length, "--num-examples": args.num_examples,
+    from ..inference import check_max_length
+
+    check_max_length(args.max_length)
+    positive = {"--batch-size": args.batch_size, "--num-examples": args.num_examples,
                 "--limit": args.limit,
                 "--query-budget": args.query_budget, "--max-train-examples": args.max_train_examples}
     for flag, value in positive.items():
@@ -96,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="score a seeded sample of N examples of each eval set (quick checks only: the record's "
                              "data source says so; textattack samples with --num-examples)")
-    parser.add_argument("--limit-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
+    parser.add_argument("--limit-seed", type=seed_arg, default=0, metavar="S", help="seed of the --limit sample")
     parser.add_argument("--force", action="store_true", help="redo cells already stored")
     parser.add_argument("--save-predictions", action="store_true", help="keep per-example predictions")
     parser.add_argument("--include-path", action="append", default=[], help="extra folder of suite YAML files")
@@ -127,10 +135,9 @@ def run(args) -> int:
 
     check_args(args)
     ResultStore(args.output).check_writable()  # before any cell runs, not after an hour of evaluation
-    if args.device != "auto":
-        from ..inference import resolve_device
+    from ..inference import resolve_device, resolve_precision
 
-        resolve_device(args.device)
+    resolve_precision(resolve_device(args.device), args.precision)  # the rule `rbm train` applies too
     suite = with_params(get_suite(args.suite, args.include_path), args.set)
     if args.limit:
         if suite.evaluator == "textattack":

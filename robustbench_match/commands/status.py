@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from ..inputs import printable
+
 HELP = "show done / running / failed cells of a run folder, with job ids and log paths"
 
 
@@ -26,23 +28,26 @@ def _alive(pid) -> bool:
     return True
 
 
+def _planned_keys(plan: Path) -> list[str]:
+    """Cell keys of the latest plan; [] when there is none or it is not ours (it is only a progress note)."""
+    try:
+        cells = json.loads(plan.read_text(encoding="utf-8")).get("cells", [])
+        return [c["key"] for c in cells if isinstance(c, dict) and isinstance(c.get("key"), str)]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+
+
 def collect(run_dir: Path) -> list[dict]:
     """One row per cell: key, state, executor, job id, host, log, error."""
-    from ..executors.base import jobs_dir, this_host
+    from ..executors.base import jobs_dir, read_state_file, this_host
     from ..results import ResultStore
 
     rows: dict[str, dict] = {}
-    plan = jobs_dir(run_dir) / "plan.json"
-    if plan.is_file():
-        try:
-            for c in json.loads(plan.read_text()).get("cells", []):
-                rows[c["key"]] = {"key": c["key"], "state": "pending"}
-        except (json.JSONDecodeError, KeyError):
-            pass
+    for key in _planned_keys(jobs_dir(run_dir) / "plan.json"):
+        rows[key] = {"key": key, "state": "pending"}
     for path in sorted((jobs_dir(run_dir) / "state").glob("*.json")):
-        try:
-            st = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        st = read_state_file(path)
+        if not st:
             continue
         state = st.get("state", "?")
         if state == "running" and st.get("host") == this_host() and st.get("pid") and not _alive(st["pid"]):
@@ -81,14 +86,14 @@ def run(args) -> int:
     if not rows:
         print(f"{run_dir}: no cells yet (no results.jsonl, no jobs)")
         return 0
-    width = max(len(r["key"]) for r in rows)
+    width = max(len(printable(r["key"])) for r in rows)
     for r in rows:
         where = ""
         if r.get("job_id"):
             where = f"  {r.get('executor') or ''} job {r['job_id']}" + (f" on {r['host']}" if r.get("host") else "")
         log = f"  log {r['log']}" if r.get("log") and r["state"] != "done" else ""
         error = f"  error: {r['error']}" if r.get("error") else ""
-        print(f"{r['state']:<9} {r['key']:<{width}}{where}{log}{error}")
+        print(printable(f"{r['state']:<9} {r['key']:<{width}}{where}{log}{error}"))
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import RBMError
+from ..inputs import seed_arg
 from ..training.config import TrainConfig
 from ..training.methods import METHODS, method_class
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True,
                         help=f"one of {', '.join(METHODS)}; combine with '+', e.g. match-tuning+r3f")
     parser.add_argument("--task", required=True, help="GLUE task (sst2, rte, mrpc, cola, stsb, ...)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the fresh head, dropout and batch order")
+    parser.add_argument("--seed", type=seed_arg, default=d.seed, help="seed of the fresh head, dropout and batch order")
     parser.add_argument("--output", required=True, help="checkpoint folder to create")
     parser.add_argument("--model", default=None, help="base model folder or hub id (default: packaged MiniLM-L6)")
     parser.add_argument("--data-dir", default=None, help="glue_data-style folder (default: $RBM_DATA_DIR, else the hub)")

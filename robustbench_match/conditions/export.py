@@ -17,11 +17,13 @@ import numpy as np
 
 from ..data import Examples, file_sha256
 from ..errors import DataError, RBMError
+from ..results import atomic_write_text
 from ..tasks import TaskSpec
 from .base import Perturbed
 
 FORMATS = ("tsv", "jsonl")
 MANIFEST = "manifest.json"
+WRITTEN_BY = "rbm data export"  # marks a manifest (and so the file it lists) as ours to replace
 
 
 def _label_text(task: TaskSpec, label) -> str:
@@ -87,7 +89,8 @@ def _write_jsonl(perturbed: Perturbed, out_dir: Path) -> Path:
     return path
 
 
-def check_export_target(out_dir: str | Path, data_root: Path | None, task: TaskSpec, fmt: str = "tsv") -> None:
+def check_export_target(out_dir: str | Path, data_root: Path | None, task: TaskSpec, fmt: str = "tsv",
+                        perturbed: Perturbed | None = None) -> None:
     """Refuse an ``--output`` where the export would overwrite or shadow real data: the data root itself, a
     folder inside it or holding it (``ROOT/RTE/`` would shadow ``ROOT/glue/RTE/``: later runs would train on
     the noisy labels), a folder that looks like another data root, or an existing file that no export wrote."""
@@ -104,10 +107,58 @@ def check_export_target(out_dir: str | Path, data_root: Path | None, task: TaskS
     if (out / "glue").is_dir():
         raise RBMError(f"--output {out}: looks like a glue_data root (it has glue/); an export there would shadow "
                        f"its clean data (choose a new folder)")
-    path = out / task.glue_dir / f"{task.split_files['train']}.tsv" if fmt == "tsv" else None
-    if path is not None and path.exists() and not (out / MANIFEST).is_file():
-        raise RBMError(f"--output {out}: {path} exists and was not written by rbm data export (no {MANIFEST}); "
+    check_replaceable(out, export_path(out, task, fmt, perturbed))
+
+
+def export_path(out: Path, task: TaskSpec, fmt: str, perturbed: Perturbed | None = None) -> Path | None:
+    """Where an export writes its data file (None: not known before the set is built)."""
+    if fmt == "tsv":
+        return out / task.glue_dir / f"{task.split_files['train']}.tsv"
+    if perturbed is None:
+        return None
+    return out / f"{task.name}.{perturbed.condition}.seed-{perturbed.seed}.train.jsonl"
+
+
+def _our_manifest(path: Path) -> dict | None:
+    """The manifest an earlier ``rbm data export`` wrote here, or None if ``path`` is anything else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("file"), str):
+        return None
+    ours = data.get("written_by") == WRITTEN_BY or {"file_sha256", "train_data_sha256", "format"} <= set(data)
+    return data if ours else None
+
+
+def check_replaceable(out: Path, target: Path | None) -> None:
+    """An export replaces only what an earlier export wrote, unchanged: the folder's manifest must be ours,
+    and the data file it names (still with the sha256 it recorded) must be the one about to be written. A
+    hand-made file, a foreign ``manifest.json``, an edited export or a second export into the same folder
+    (its manifest would stop describing the first) are refused; nothing is written."""
+    manifest_path = out / MANIFEST
+    if not manifest_path.exists():
+        if target is not None and target.exists():
+            raise RBMError(f"--output {out}: {target} exists and was not written by rbm data export (no {MANIFEST}); "
+                           f"refusing to overwrite it (choose a new folder)")
+        return
+    manifest = _our_manifest(manifest_path)
+    if manifest is None:
+        raise RBMError(f"--output {out}: {manifest_path} exists and is not a manifest written by rbm data export; "
                        f"refusing to overwrite it (choose a new folder)")
+    listed = out / manifest["file"]
+    if ".." in Path(manifest["file"]).parts or Path(manifest["file"]).is_absolute():
+        raise RBMError(f"--output {out}: {manifest_path} names {manifest['file']!r}, outside the folder; refusing it")
+    if listed.exists():
+        if target is not None and listed != target:
+            raise RBMError(f"--output {out}: already holds the export {manifest['file']} ({MANIFEST}); export into "
+                           f"another folder (one export per folder)")
+        if file_sha256(listed) != manifest.get("file_sha256"):
+            raise RBMError(f"--output {out}: {listed} was changed after rbm data export wrote it (sha256 differs from "
+                           f"{MANIFEST}); refusing to overwrite it (choose a new folder)")
+    if target is not None and target.exists() and target != listed:
+        raise RBMError(f"--output {out}: {target} exists and is not the file {MANIFEST} lists; refusing to overwrite "
+                       f"it (choose a new folder)")
 
 
 def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv") -> dict:
@@ -115,11 +166,12 @@ def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv"
     if fmt not in FORMATS:
         raise RBMError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     out = Path(out_dir)
+    check_replaceable(out, export_path(out, perturbed.examples.task, fmt, perturbed))
     path = _write_tsv(perturbed, out) if fmt == "tsv" else _write_jsonl(perturbed, out)
     ex = perturbed.examples
     manifest = {
         **perturbed.manifest(),
-        "format": fmt, "file": str(path.relative_to(out)), "file_sha256": file_sha256(path),
+        "written_by": WRITTEN_BY, "format": fmt, "file": str(path.relative_to(out)), "file_sha256": file_sha256(path),
         "source": ex.source.split(" [", 1)[0],
         "label_counts": {str(k): int(v) for k, v in zip(*np.unique(ex.labels, return_counts=True))},
         "changed_rows": perturbed.changed.tolist(),
@@ -127,5 +179,5 @@ def export_perturbed(perturbed: Perturbed, out_dir: str | Path, fmt: str = "tsv"
                  "A checkpoint trained on this file is accepted for the cell when its rbm_card.json has "
                  "train_data_sha256 equal to the value above."),
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..checkpoints import GLUE_DEV, EvalSetRef
 from ..errors import RBMError
+from ..inputs import check_name, check_seed, inside, path_component
 from ..registry import Registry
 from ..tasks import TASKS, get_task
 from .params import SuiteParams, suite_params
@@ -46,11 +47,11 @@ class CheckpointRef:
         tokens = [t for t in name.strip().split("/") if t]
         if not tokens or not path.strip():
             raise RBMError(f"--checkpoint {spec!r}: empty name or path (expected NAME=PATH)")
-        model, task, condition, seed = tokens[-1], None, None, None
+        model, task, condition, seed = check_name(tokens[-1], f"--checkpoint {spec[:60]!r}", "MODEL"), None, None, None
         for tok in tokens[:-1]:
-            m = re.fullmatch(r"seed-?(\d+)", tok)
+            m = re.fullmatch(r"seed-?(\d{1,10})", tok)
             if m:
-                seed = int(m.group(1))
+                seed = check_seed(int(m.group(1)), f"--checkpoint {spec[:60]!r}: seed")
             elif tok in TASKS:
                 task = get_task(tok).name
             elif condition is None:
@@ -125,8 +126,8 @@ class Cell:
     def slug(self) -> str:
         """A file-name-safe id for the cell's own files (predictions, attack logs, trained checkpoints)."""
         seed = "none" if self.seed is None else str(self.seed)
-        raw = f"{self.suite}/{self.model}/{self.eval_set}__{self.condition}__seed-{seed}"
-        return re.sub(r"[^\w./-]+", "_", raw)
+        leaf = f"{path_component(self.eval_set)}__{path_component(self.condition)}__seed-{seed}"
+        return f"{path_component(self.suite)}/{path_component(self.model)}/{leaf}"
 
 
 @dataclass
@@ -220,7 +221,7 @@ class RunContext:
 
     def cell_dir(self, cell: Cell) -> Path:
         """A private folder for a cell's working files (e.g. partial attack logs); created on demand."""
-        path = self.output / "cells" / cell.slug
+        path = inside(self.output, self.output / "cells" / cell.slug, f"the files of cell {cell.key}")
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -113,6 +113,15 @@ class SuiteParams:
             raise RBMError(f"{where}: params.methods is empty (give method names or leave it out)")
         if self.seeds is not None and not self.seeds:
             raise RBMError(f"{where}: params.seeds is empty (give seeds or leave it out)")
+        from ..inputs import check_seed  # every seed-like field, in every params class
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "seeds":
+                for seed in value or ():
+                    check_seed(seed, f"{where}: params.seeds:")
+            elif f.name.endswith("seed") and value is not None:
+                check_seed(value, f"{where}: params.{f.name}")
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,13 @@ class TextAttackParams(SuiteParams):
     query_budget: Optional[int] = None
     sample_seed: int = 0
     model_batch_size: int = 128
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        for key in ("num_examples", "query_budget", "model_batch_size"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise RBMError(f"{where}: params.{key} {value}: expected a whole number >= 1")
 
 
 #: evaluator name → its params class (lazy-free: these classes are light)

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from ..checkpoints import COLLECTION_LABELS, GLUE_DEV, EvalSetRef, PredictionsFile
 from ..data import find_in_data_dir, resolve_data_dir
 from ..errors import RBMError
+from ..inputs import inside, path_component
 from ..tasks import get_task
 from .base import Cell, CheckpointRef, RunContext, TrainRequest
 from .params import SuiteParams, suite_params
@@ -67,9 +68,13 @@ def suite_tasks(suite_task_names: Iterable[str], ctx: RunContext) -> list[str]:
 
 def tasks_of_checkpoint(ref: CheckpointRef, ctx: RunContext) -> list[str]:
     """Which tasks a checkpoint was made for: its name token, its card / file keys, else ``--tasks``."""
-    if ref.task:
-        return [ref.task]
     known = ctx.open(ref).tasks()
+    if ref.task:
+        if known and ref.task not in known:
+            raise RBMError(f"checkpoint {ref.model} ({ref.path}): named for task {ref.task}, but it was made for "
+                           f"{', '.join(known)} (its {'card' if len(known) == 1 else 'keys'}); fix the name "
+                           f"({known[0]}/{ref.model}=PATH) — a model is never scored on a task it was not trained for")
+        return [ref.task]
     if known:
         return known
     if ctx.tasks:
@@ -159,7 +164,8 @@ def train_request(suite, task: str, method: str, seed: int, ctx: RunContext, set
 
     settings = dict(settings)
     method_args = dict(settings.pop("method_args", {}) or {}).get(method, {})
-    output = Path(ctx.output) / "checkpoints" / suite.name / task / tag / method / f"seed-{seed}"
+    parts = [path_component(p) for p in (suite.name, task, tag, method)] + [f"seed-{seed}"]
+    output = inside(ctx.output, Path(ctx.output).joinpath("checkpoints", *parts), "a trained checkpoint")
     data = data or TrainData()
     if condition is None and data.info is not None:
         condition = data.info

@@ -82,11 +82,34 @@ def state_path(run_dir: str | os.PathLike, job_name: str) -> Path:
     return jobs_dir(run_dir) / "state" / f"{job_name}.json"
 
 
+#: a job state file's fields and their JSON types (a hand-edited file is read as far as it is well-formed)
+STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "state": (str,), "cells": (list,), "failed": (list,), "executor": (str,), "job": (str,), "job_id": (str, int),
+    "host": (str,), "log": (str,), "error": (str,), "pid": (int,), "updated": (str,),
+}
+
+
+def parse_state(data: object) -> dict:
+    """A state file's content with every field of the wrong type dropped (cell keys must be strings): the
+    file is only a progress note — results.jsonl is the truth — so a bad field is ignored, never a traceback."""
+    if not isinstance(data, dict):
+        return {}
+    out = {k: v for k, v in data.items()
+           if k not in STATE_TYPES or (isinstance(v, STATE_TYPES[k]) and not isinstance(v, bool))}
+    for key in ("cells", "failed"):
+        if key in out:
+            out[key] = [c for c in out[key] if isinstance(c, str)]
+    return out
+
+
 def read_state(run_dir: str | os.PathLike, job_name: str) -> dict:
-    path = state_path(run_dir, job_name)
+    return read_state_file(state_path(run_dir, job_name))
+
+
+def read_state_file(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except json.JSONDecodeError:
+        return parse_state(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    except (ValueError, OSError):
         return {}
 
 

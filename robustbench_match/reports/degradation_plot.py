@@ -95,7 +95,13 @@ def plot_degradation(records: list[dict], output: str | Path, baseline: Optional
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    from ..figures import check_figure_output, save_figure
+    from ..inputs import path_component
+
     out_dir = Path(output)
+    for suite in sorted({r["suite"] for r in records}):  # every target checked before the first is written
+        for fmt in formats:
+            check_figure_output(out_dir / f"degradation_{path_component(suite)}.{fmt}", "--output")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for suite in sorted({r["suite"] for r in records}):
@@ -140,8 +146,8 @@ def plot_degradation(records: list[dict], output: str | Path, baseline: Optional
         fig.suptitle(f"{suite}: score vs ratio (mean ± sd over seeds)")
         fig.tight_layout()
         for fmt in formats:
-            path = out_dir / f"degradation_{suite}.{fmt}"
-            fig.savefig(path, dpi=150, bbox_inches="tight")
+            path = out_dir / f"degradation_{path_component(suite)}.{fmt}"
+            save_figure(fig, path, "--output", dpi=150, bbox_inches="tight")
             written.append(path)
         plt.close(fig)
     return written

@@ -17,6 +17,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..errors import RBMError
+from ..inputs import markdown_cell, printable
 from .layouts import LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, TableSpec
 
 FORMATS = ("markdown", "latex", "csv", "json")
@@ -117,10 +118,12 @@ def _marked(frame: pd.DataFrame, bold: Optional[pd.DataFrame], mark) -> pd.DataF
 def to_markdown(specs: list[TableSpec]) -> str:
     parts = []
     for spec in specs:
-        frame = _marked(spec.frame, spec.bold, lambda v: f"**{v}**")
-        body = tabulate(frame, headers=["Method", *frame.columns], tablefmt="github", stralign="right",
-                        showindex=True, disable_numparse=True)
-        parts.append(f"### {spec.title}\n\n{body}\n" + (f"\n{spec.note}\n" if spec.note else ""))
+        frame = _marked(spec.frame.map(markdown_cell), spec.bold, lambda v: f"**{v}**")
+        frame.index = [markdown_cell(i) for i in frame.index]
+        body = tabulate(frame, headers=["Method", *map(markdown_cell, frame.columns)], tablefmt="github",
+                        stralign="right", showindex=True, disable_numparse=True)
+        note = "\n".join(printable(line) for line in spec.note.splitlines()) if spec.note else ""
+        parts.append(f"### {printable(spec.title)}\n\n{body}\n" + (f"\n{note}\n" if note else ""))
     return "\n".join(parts)
 
 

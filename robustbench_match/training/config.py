@@ -59,6 +59,8 @@ class TrainConfig:
              f"weight_decay must be a finite number >= 0 (got {self.weight_decay})"),
             (math.isfinite(self.adam_eps) and self.adam_eps > 0, f"adam_eps must be a finite number > 0 (got {self.adam_eps})"),
             (8 <= self.max_length <= 4096, f"max_length must be in [8, 4096] (got {self.max_length})"),
+            (isinstance(self.seed, int) and 0 <= self.seed <= 2**32 - 1,
+             f"seed must be a whole number in 0..{2**32 - 1} (got {self.seed!r})"),
             (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1) (got {self.warmup_ratio})"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"),
              f"precision must be auto, fp32, bf16 or fp16 (got {self.precision!r})"),

@@ -94,14 +94,13 @@ def plot_loss(paths: list[str], output: str, window: int = 10) -> str:
 
 
 def _save(fig, plt, output: str) -> str:
-    out = Path(output)
-    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise RBMError(f"plot output {out}: use a .png, .pdf or .svg file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from ..figures import save_figure
+
     fig.tight_layout()
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
-    return str(out)
+    try:
+        return str(save_figure(fig, Path(output), dpi=150))
+    finally:
+        plt.close(fig)
 
 
 @dataclass(frozen=True)

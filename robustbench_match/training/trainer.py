@@ -24,11 +24,11 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..card import CARD_FILE, write_card
-from ..checkpoints import looks_local
+from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
 from ..data import Examples, load_split
 from ..errors import RBMError
-from ..inference import autocast_context, resolve_device, tokenize
+from ..inference import autocast_context, check_fp16_range, check_max_length, resolve_device, resolve_precision, tokenize
 from ..models import describe_base_model, resolve_base_model
 from ..tasks import TaskSpec, get_task
 from .config import TrainConfig
@@ -141,14 +141,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_precision(device: torch.device, precision: str) -> str:
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise RBMError("precision fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
-    return precision
-
-
 def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
     """Tokenizer and a sequence classifier with the task's label names; fresh head seeded by cfg.seed."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -158,14 +150,17 @@ def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
         raise RBMError(f"--model {cfg.model}: no such folder (expected a model folder or a hub id)")
     labels = {} if task.is_regression else {
         "id2label": dict(enumerate(task.label_names)), "label2id": {n: i for i, n in enumerate(task.label_names)}}
+    if Path(base).is_dir():
+        check_no_remote_code(Path(base), f"--model {cfg.model or base}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=task.num_labels, output_loading_info=True,
+            base, num_labels=task.num_labels, output_loading_info=True, trust_remote_code=False,
             problem_type="regression" if task.is_regression else "single_label_classification", **labels)
     except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and torch raise their own types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RBMError(f"base model {base}: cannot load as a sequence classifier ({first})") from None
+    check_max_length(cfg.max_length, getattr(model.config, "max_position_embeddings", None), f"base model {base}")
     fresh = set(info.get("missing_keys", ()))
     pretrained = {n for n, _ in model.named_parameters() if n not in fresh}
     return tokenizer, model.to(device), base, pretrained
@@ -293,6 +288,11 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
         if rank == 0:
             write_card(tmp, card)
             publish(tmp, out)
+    except OSError as exc:  # a full disk or a vanished folder while writing the checkpoint: one line
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RBMError(f"--output {out}: cannot write the trained checkpoint ({exc.strerror or exc}"
+                       f"{': ' + str(exc.filename) if getattr(exc, 'filename', None) else ''}); nothing was "
+                       f"written there — free space and rerun") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -476,11 +476,27 @@ def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
     model = method.export(ctx.model)
     model.eval()
     check_finite_weights(model, f"method {method.name}: after step {ctx.step}")
+    for holder in (model.config, getattr(ctx.tokenizer, "init_kwargs", {})):  # never point an export at code
+        if isinstance(holder, dict):
+            holder.pop("auto_map", None)
+        elif getattr(holder, "auto_map", None) is not None:
+            del holder.auto_map
     model.save_pretrained(tmp, safe_serialization=True)
     ctx.tokenizer.save_pretrained(tmp)
     with open(tmp / LOG_FILE, "w") as fh:
         for rec in records:
             fh.write(json.dumps(rec) + "\n")
+    share_like_umask(tmp)
+
+
+def share_like_umask(folder: Path) -> None:
+    """Give the exported files the mode the umask gives any new file (safetensors writes 0600, which hides a
+    checkpoint from the group on a shared cluster)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~mask)
 
 
 def check_finite_weights(model: torch.nn.Module, where: str) -> None:

@@ -42,6 +42,11 @@ def split_name(name: str) -> list[str]:
     parts = [p.strip() for p in name.split("+") if p.strip()]
     if not parts:
         raise RBMError(f"method name {name!r} is empty")
+    canonical = [METHODS.canonical(p) if p in METHODS else p for p in parts]
+    twice = next((p for i, p in enumerate(canonical) if p in canonical[:i]), None)
+    if twice:
+        raise RBMError(f"method {name!r}: names {twice} twice (a composition combines different methods, e.g. "
+                       f"{COMPOSED_EXAMPLES[0]})")
     return parts
 
 

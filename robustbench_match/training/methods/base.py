@@ -16,6 +16,7 @@ Hook order in one step (see ``trainer.py``)::
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional
 
@@ -41,6 +42,8 @@ class Param:
     def validate(self, method: str, value: Any) -> Any:
         if value is None:
             return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RBMError(f"method {method}: {self.flag} must be a finite number (got {value!r})")
         if self.choices is not None and value not in self.choices:
             raise RBMError(f"method {method}: {self.flag} must be one of {list(self.choices)} (got {value!r})")
         if self.check is not None and not self.check(value):
