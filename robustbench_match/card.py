@@ -18,6 +18,8 @@ CARD_FILE = "rbm_card.json"
 #: the card's fields and what each holds (``rbm train`` writes all of them; readers use the first six)
 CARD_SCHEMA: dict[str, str] = {
     "task": "canonical task name the model was fine-tuned for",
+    "task_file": "the task's YAML file",
+    "task_sha256": "sha256 of that file when the model was trained",
     "method": "fine-tuning method (canonical name; a+b for compositions)",
     "seed": "training seed",
     "hyperparameters": "the trainer's and the method's hyperparameters, precision resolved",

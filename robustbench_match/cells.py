@@ -24,9 +24,9 @@ from .data import file_sha256
 from .errors import RBMError
 
 SPEC_VERSION = 1
-PARTS = ("checkpoint", "eval_data", "evaluator")
+PARTS = ("checkpoint", "eval_data", "evaluator", "task")
 _PART_NAMES = {"checkpoint": "checkpoint (content or training request)", "eval_data": "eval data",
-               "evaluator": "evaluator params"}
+               "evaluator": "evaluator params", "task": "task file"}
 #: files of a model folder that decide its predictions (logs, plots and the card do not)
 _MODEL_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model", ".pt", ".pth")
 #: TrainConfig fields that do not change the trained weights (where and how the run is kept)
@@ -82,18 +82,20 @@ def _plain_train_sha(task: str, data_dir: Optional[str], max_examples: Optional[
     read here (the hub, or no local copy): the recipe then stands for the data."""
     from .data import resolve_data_dir
 
+    from .tasks import get_task
+
     try:
         root = resolve_data_dir(data_dir)
     except RBMError:
         return None
-    if root is None:
+    if root is None and get_task(task).data_files is None:
         return None
     key = (task, str(root), max_examples)
     if key not in _split_cache:
-        from .data import load_split, training_pool
+        from .data import load_train, training_pool
 
         try:
-            _split_cache[key] = training_pool(load_split(task, "train", str(root)), max_examples).sha256
+            _split_cache[key] = training_pool(load_train(task, root), max_examples).sha256
         except RBMError:
             _split_cache[key] = None
     return _split_cache[key]
@@ -101,10 +103,12 @@ def _plain_train_sha(task: str, data_dir: Optional[str], max_examples: Optional[
 
 # ---------------------------------------------------------------------------- the fingerprint
 def fingerprint(suite, cell, ctx, eval_sha256: Optional[str]) -> dict:
-    """``{"sha256": ..., "parts": {checkpoint, eval_data, evaluator}}``: each part hashed on its own, so
-    a changed record can say which of them changed."""
+    """``{"sha256": ..., "parts": {checkpoint, eval_data, evaluator, task}}``: each part hashed on its own, so
+    a changed record can say which of them changed (``task``: the sha256 of the task's YAML file)."""
     if cell.train is not None and cell.train.config is not None and cell.checkpoint is None:
         checkpoint = train_identity(cell.train, ctx.data_dir)
+    elif cell.checkpoint is not None and hasattr(cell.checkpoint, "digest"):  # in memory: its content
+        checkpoint = cell.checkpoint.digest()
     elif cell.checkpoint is not None:
         checkpoint = checkpoint_digest(str(cell.checkpoint.path))
     else:
@@ -112,7 +116,10 @@ def fingerprint(suite, cell, ctx, eval_sha256: Optional[str]) -> dict:
     evaluator = {"evaluator": suite.evaluator, "params": suite.params, "cell_params": cell.params,
                  "eval_ref": dataclasses.asdict(cell.eval_ref) if cell.eval_ref is not None else None,
                  "max_length": ctx.max_length, "precision": ctx.precision}
-    parts = {"checkpoint": _sha(checkpoint), "eval_data": eval_sha256 or "unknown", "evaluator": _sha(evaluator)}
+    from .tasks import get_task
+
+    parts = {"checkpoint": _sha(checkpoint), "eval_data": eval_sha256 or "unknown", "evaluator": _sha(evaluator),
+             "task": get_task(cell.task).sha256 or "unknown"}
     return {"sha256": _sha(parts), "parts": parts}
 
 
@@ -129,7 +136,12 @@ def stale_reason(record: dict, fp: dict) -> Optional[str]:
         return None
     if old.get("sha256") == fp["sha256"]:
         return None
-    changed = [p for p in PARTS if (old.get("parts") or {}).get(p) != fp["parts"].get(p)]
+    old_parts = old.get("parts") or {}
+    # a record from before a part existed (the task file's, added with task YAML files) is compared on the
+    # parts it has: it stays valid until one of those changes
+    changed = [p for p in PARTS if p in old_parts and old_parts.get(p) != fp["parts"].get(p)]
+    if not changed and old_parts and set(old_parts) < set(PARTS):
+        return None
     what = ", ".join(_PART_NAMES[p] for p in changed) or "its fingerprint"
     return f"it was made with another {what}"
 
@@ -169,7 +181,8 @@ def to_spec(suite, cell, ctx) -> dict:
         "train": train,
         "run": {"output": _abs(str(ctx.output)), "data_dir": _abs(ctx.data_dir), "device": ctx.device,
                 "precision": ctx.precision, "batch_size": ctx.batch_size, "max_length": ctx.max_length,
-                "force": ctx.force, "save_predictions": ctx.save_predictions, "options": ctx.options},
+                "force": ctx.force, "save_predictions": ctx.save_predictions, "options": ctx.options,
+                "include": [_abs(str(p)) for p in ctx.include]},
         "fingerprint": cell.fingerprint,
     }
 
@@ -191,10 +204,14 @@ def from_spec(spec: dict, where: str = "spec"):
                       tasks=list(s["tasks"]), params=dict(s.get("params") or {}), train=dict(s.get("train") or {}),
                       metadata=dict(s.get("metadata") or {}), path=Path(s["path"]) if s.get("path") else None)
         suite.typed_params = parse_params(suite.evaluator, suite.params, str(suite.path or where))
+        from .tasks import load_task_files
+
+        load_task_files(list(r.get("include") or []))  # user tasks, before the suite names them
         ctx = RunContext(output=Path(r["output"]), data_dir=r.get("data_dir"), device=r.get("device", "auto"),
                          precision=r.get("precision", "auto"), batch_size=int(r.get("batch_size", 64)),
                          max_length=r.get("max_length"), force=bool(r.get("force")),
-                         save_predictions=bool(r.get("save_predictions")), options=dict(r.get("options") or {}))
+                         save_predictions=bool(r.get("save_predictions")), options=dict(r.get("options") or {}),
+                         include=list(r.get("include") or []))
         ref = None
         if spec.get("checkpoint"):
             ref = CheckpointRef(**spec["checkpoint"])
@@ -206,6 +223,9 @@ def from_spec(spec: dict, where: str = "spec"):
                 from .training import TrainConfig
 
                 config = TrainConfig(**t["config"])
+                from .inputs import inside
+
+                inside(ctx.output, config.output, f"{where}: the trained checkpoint")
             recipe, task, data_dir = t.get("data"), c["task"], ctx.data_dir
             train = TrainRequest(config=config, expected_sha256=t.get("expected_sha256"), data=recipe,
                                  train_examples=(lambda: build_train_examples(recipe, task, data_dir)) if recipe else None)

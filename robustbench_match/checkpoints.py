@@ -18,7 +18,7 @@ import numpy as np
 from .card import CARD_FILE, read_card  # noqa: F401 - the card module owns the card; CARD_FILE re-exported
 from .data import Examples
 from .errors import CheckpointError
-from .tasks import TaskSpec, get_task, TASKS
+from .tasks import TASKS, TaskSpec, get_task, task_of_eval_set
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,10 @@ class HFCheckpoint:
 
     def describe(self) -> dict:
         card = self.card
+        revision = getattr(getattr(self._model, "config", None), "_commit_hash", None)  # a hub checkpoint's sha
         return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
-                "base_model": card.get("base_model"), "labels": self._label_info}
+                "base_model": card.get("base_model"), "labels": self._label_info,
+                **({"revision": revision} if revision and not Path(self.path).exists() else {})}
 
 
 #: config files whose ``auto_map`` points transformers at Python code shipped with the checkpoint
@@ -223,6 +225,104 @@ def check_no_remote_code(folder: Path, where: str) -> None:
         raise CheckpointError(f"{where}: refusing a checkpoint that ships its own code ({what}); robustbench-match "
                               f"never runs checkpoint code (trust_remote_code=False): export it as a stock "
                               f"transformers architecture")
+
+
+class InMemoryModel(HFCheckpoint):
+    """A transformers sequence classifier and its tokenizer still in memory (``evaluate((model, tokenizer),
+    ...)``): scored exactly as the same model saved to a folder, never modified (inference only)."""
+
+    def __init__(self, name: str, model, tokenizer, **options) -> None:
+        super().__init__(name, f"memory:{name}", **options)
+        self._model, self._tokenizer = model, tokenizer
+        self._card = {}
+
+    def load(self):
+        return self._model, self._tokenizer
+
+    def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
+        cfg = self._model.config
+        label_mapping(dict(cfg.id2label or {}), cfg.num_labels, task, f"model {self.name}")
+
+    def digest(self) -> dict:
+        """The content of the weights (and the tokenizer's vocabulary size), so a stored cell is reused only
+        for the same numbers."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for key, tensor in sorted(self._model.state_dict().items()):
+            h.update(key.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+        h.update(str(len(self._tokenizer)).encode())
+        return {"kind": "memory", "sha256": h.hexdigest()}
+
+    def describe(self) -> dict:
+        return {"kind": "memory", "path": None, "class": type(self._model).__name__, "labels": self._label_info}
+
+
+class CallablePredictor:
+    """Any framework's model as a function (``evaluate(fn, ...)``): ``fn(batch)`` gets a list of texts, or of
+    ``(text_a, text_b)`` pairs for sentence-pair tasks (TextAttack's convention), and returns one row of
+    logits per input (in the task's label order), or label ids, or label names (scores for regression)."""
+
+    def __init__(self, name: str, fn: Callable, batch_size: int = 64) -> None:
+        self.name, self.path, self.fn, self.batch_size = name, f"callable:{name}", fn, batch_size
+
+    def tasks(self) -> Optional[list[str]]:
+        return None
+
+    def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
+        return None
+
+    def logits(self, examples: Examples, **kwargs) -> np.ndarray:
+        out = self._call(examples)
+        if out.ndim != 2:
+            raise CheckpointError(f"callable {self.name}: returns labels, not logits (TextAttack needs logits)")
+        return out
+
+    def _call(self, examples: Examples) -> np.ndarray:
+        inputs = list(zip(examples.text_a, examples.text_b)) if examples.text_b is not None else list(examples.text_a)
+        parts = []
+        for start in range(0, len(inputs), self.batch_size):
+            batch = inputs[start:start + self.batch_size]
+            value = self.fn(batch)
+            value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+            arr = np.asarray(value)
+            if arr.shape[0] != len(batch):
+                raise CheckpointError(f"callable {self.name}: returned {arr.shape[0]} outputs for a batch of "
+                                      f"{len(batch)} inputs")
+            parts.append(arr)
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
+    def predict(self, examples: Examples, eval_set: "str | EvalSetRef" = "") -> np.ndarray:
+        task = examples.task
+        out = self._call(examples)
+        where = f"callable {self.name}"
+        if task.is_regression:
+            out = out.reshape(len(examples), -1)
+            if out.shape[1] != 1:
+                raise CheckpointError(f"{where}: {out.shape[1]} outputs per input, task {task.name} is a regression task")
+            return out[:, 0].astype(np.float32)
+        if out.ndim == 2:
+            if out.shape[1] != task.num_labels:
+                raise CheckpointError(f"{where}: {out.shape[1]} logits per input, task {task.name} has "
+                                      f"{task.num_labels} labels ({', '.join(task.label_names)})")
+            return out.argmax(axis=1)
+        names = [normalize_label(n) for n in task.label_names]
+        ids = np.empty(len(out), dtype=np.int64)
+        for i, v in enumerate(out.tolist()):
+            if isinstance(v, str) and normalize_label(v) in names:
+                ids[i] = names.index(normalize_label(v))
+            elif isinstance(v, (int, float)) and float(v).is_integer() and 0 <= int(v) < len(names):
+                ids[i] = int(v)
+            else:
+                raise CheckpointError(f"{where}: output {v!r} is not a label of {task.name} (ids 0..{len(names) - 1} "
+                                      f"or {names})")
+        return ids
+
+    def digest(self) -> dict:
+        return {"kind": "callable", "name": getattr(self.fn, "__qualname__", repr(self.fn))}
+
+    def describe(self) -> dict:
+        return {"kind": "callable", "path": None, "function": getattr(self.fn, "__qualname__", repr(self.fn))}
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
@@ -322,14 +422,17 @@ def parse_prediction_key(key: str, where: str) -> tuple[Optional[str], str]:
     if collection and collection not in COLLECTIONS:
         raise CheckpointError(f"{where}: key {key!r}: unknown prefix {collection!r} (expected TASK, "
                               f"{GLUE_DEV}/TASK or {ADVGLUE}/TASK, e.g. sst2, {GLUE_DEV}/mnli-mm, {ADVGLUE}/sst2)")
-    if rest not in TASKS:
-        raise CheckpointError(f"{where}: unknown task key {key!r} (expected names like sst2, mnli, mnli-mm, "
-                              f"optionally prefixed {GLUE_DEV}/ or {ADVGLUE}/)")
-    task = get_task(rest)
-    eval_set = task.name
-    if task.eval_sets:  # MNLI: bare "mnli" is the matched set, as in AdvGLUE submissions
-        eval_set = "mnli-mm" if rest.strip().lower().replace("_", "-") in ("mnli-mm", "mnli-mismatched") else "mnli-m"
-    if collection and eval_set not in COLLECTIONS[collection]:
+    norm = rest.strip().lower().replace("_", "-")
+    norm = {"mnli-mismatched": "mnli-mm", "mnli-matched": "mnli-m"}.get(norm, norm)
+    owner = task_of_eval_set(norm)
+    if owner is not None:  # an eval-set name: mnli-mm, sst2, a user task's eval set
+        eval_set = norm
+    elif rest in TASKS:  # a task name or alias: its first eval set (bare "mnli" is the matched set, as AdvGLUE has it)
+        eval_set = next(iter(get_task(rest).eval_splits()))
+    else:
+        raise CheckpointError(f"{where}: unknown task key {key!r} (expected a task or eval-set name like sst2, mnli, "
+                              f"mnli-mm, optionally prefixed {GLUE_DEV}/ or {ADVGLUE}/; see `rbm tasks`)")
+    if collection == ADVGLUE and eval_set not in COLLECTIONS[collection]:
         raise CheckpointError(f"{where}: key {key!r}: {collection} has no {eval_set} set "
                               f"(it has {', '.join(COLLECTIONS[collection])})")
     return (collection or None), eval_set
@@ -404,7 +507,7 @@ class PredictionsFile:
         return self._keys
 
     def tasks(self) -> Optional[list[str]]:
-        return sorted({get_task(eval_set).name for _, eval_set in self._index()})
+        return sorted({task_of_eval_set(eval_set).name for _, eval_set in self._index()})
 
     def key_for(self, ref: EvalSetRef) -> Optional[str]:
         """The file's key holding ``ref``'s predictions, or None when the file has none."""

@@ -115,11 +115,17 @@ def find_in_data_dir(root: Path, *names: str) -> Optional[Path]:
 
 
 def load_split(task: str | TaskSpec, split: str, data_dir: str | os.PathLike | None = None) -> Examples:
-    """Load one labelled split of a task, locally when a data dir is configured, else from the hub."""
+    """Load one labelled split of a task: its own data files (a user task), else the glue_data folder when a
+    data dir is configured (GLUE), else the hub (``dataset_path``/``dataset_name``/``revision``)."""
     spec = get_task(task) if isinstance(task, str) else task
-    if split not in spec.split_files:
-        raise DataError(f"task {spec.name}: unknown split {split!r} (expected one of {sorted(spec.split_files)})")
-    root = resolve_data_dir(data_dir)
+    known = sorted(set(spec.splits()) | (set(spec.split_files) if spec.layout else set()) | set(spec.data_files or ()))
+    if split not in known:
+        raise DataError(f"task {spec.name}: unknown split {split!r} (expected one of {known})")
+    if spec.data_files is not None:
+        if split not in spec.data_files:
+            raise DataError(f"task {spec.name} ({spec.source}): data_files has no {split!r} split")
+        return _load_files(spec, split)
+    root = resolve_data_dir(data_dir) if spec.layout is not None else None
     if root is None:
         return _load_hub(spec, split)
     task_dir = find_in_data_dir(root, spec.glue_dir, spec.name)
@@ -129,26 +135,110 @@ def load_split(task: str | TaskSpec, split: str, data_dir: str | os.PathLike | N
     return _load_local(spec, split, task_dir)
 
 
+def load_train(task: str | TaskSpec, data_dir: str | os.PathLike | None = None) -> Examples:
+    """The split a task trains on (``train_split``; ``train`` for GLUE)."""
+    spec = get_task(task) if isinstance(task, str) else task
+    return load_split(spec, spec.train_split, data_dir)
+
+
 def _load_hub(spec: TaskSpec, split: str) -> Examples:
     import datasets  # heavy; only on this path
 
+    path, name = spec.dataset_path or HUB_GLUE, spec.dataset_name
+    where = f"hub dataset {path}{'/' + name if name else ''}"
     try:
-        ds = datasets.load_dataset(HUB_GLUE, spec.name, split=split)
+        ds = datasets.load_dataset(path, name, revision=spec.revision, split=split)
     except Exception as exc:  # offline, hub down, renamed dataset: all end the same for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"hub dataset {HUB_GLUE}/{spec.name} split {split}: could not load ({first}); "
-                        f"pass --data-dir with a glue_data-style folder to work offline") from None
-    return _from_hf_dataset(spec, split, ds, f"hub:{HUB_GLUE}/{spec.name}/{split}")
+        hint = ("pass --data-dir with a glue_data-style folder to work offline" if spec.layout is not None
+                else f"give data_files in {spec.source} to work offline")
+        raise DataError(f"{where} split {split}: could not load ({first}); {hint}") from None
+    return _from_hf_dataset(spec, split, ds, f"hub:{path}{'/' + name if name else ''}/{split}"
+                            + (f"@{spec.revision}" if spec.revision else ""))
+
+
+_FILE_CACHE: dict[tuple, object] = {}
+
+
+def _load_files(spec: TaskSpec, split: str) -> Examples:
+    """A user task's split from its own files, read by ``datasets.load_dataset(dataset_path, data_files=...)``."""
+    import datasets
+
+    files = spec.data_files[split]
+    key = (spec.dataset_path, files, tuple(os.stat(f).st_mtime_ns for f in files))
+    if key not in _FILE_CACHE:
+        kwargs = {"delimiter": "\t"} if spec.dataset_path == "csv" and all(f.endswith(".tsv") for f in files) else {}
+        try:
+            _FILE_CACHE[key] = datasets.load_dataset(spec.dataset_path, data_files={split: list(files)}, split=split,
+                                                     **kwargs)
+        except Exception as exc:  # noqa: BLE001 - pyarrow, pandas and datasets raise their own types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{files[0]}: cannot read as {spec.dataset_path} ({first[:200]}) (task {spec.name}, "
+                            f"{spec.source})") from None
+    return _from_hf_dataset(spec, split, _FILE_CACHE[key], files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1})")
 
 
 def _from_hf_dataset(spec: TaskSpec, split: str, ds, source: str) -> Examples:
-    missing = [c for c in (*spec.text_keys, "label") if c not in ds.column_names]
+    """Examples from a ``datasets.Dataset``: the task's text fields, its label field (ids, or names in
+    ``label_names``' order), ``idx`` when the data has it, and the group field in ``extra``."""
+    wanted = [*spec.text_keys, spec.label_field] + ([spec.group_field] if spec.group_field else [])
+    missing = [c for c in wanted if c not in ds.column_names]
     if missing:
-        raise DataError(f"{source}: missing column(s) {missing} (expected {[*spec.text_keys, 'label']})")
-    labels = np.asarray(ds["label"], dtype=np.float32 if spec.is_regression else np.int64)
-    _check_label_range(spec, labels, source)
+        raise DataError(f"{source}: missing column(s) {missing} (task {spec.name} expects {wanted}; has "
+                        f"{ds.column_names})")
+    texts = {}
+    for key in spec.text_keys:
+        column = ds[key]
+        bad = next((i for i, v in enumerate(column) if v is None or not isinstance(v, str)), None)
+        if bad is not None:
+            raise DataError(f"{source}: row {bad}: {key} is {column[bad]!r} (expected text; an empty field?)")
+        texts[key] = list(column)
+    labels = _labels_from_column(spec, list(ds[spec.label_field]), source)
     idx = np.asarray(ds["idx"], dtype=np.int64) if "idx" in ds.column_names else np.arange(len(labels))
-    return Examples(spec, split, {k: list(ds[k]) for k in spec.text_keys}, labels, idx, source)
+    extra = {}
+    if spec.group_field:
+        groups = list(ds[spec.group_field])
+        bad = next((i for i, g in enumerate(groups) if g is None), None)
+        if bad is not None:
+            raise DataError(f"{source}: row {bad}: {spec.group_field} is empty (every row needs a group)")
+        extra["group"] = [str(g) for g in groups]
+    return Examples(spec, split, texts, labels, idx, source, extra)
+
+
+def _labels_from_column(spec: TaskSpec, values: list, source: str) -> np.ndarray:
+    """Label ids (or scores) from a column of ids, names or numbers; anything else is one line."""
+    if spec.is_regression:
+        try:
+            labels = np.asarray([float(v) for v in values], dtype=np.float32)
+        except (TypeError, ValueError):
+            bad = next(i for i, v in enumerate(values) if not _is_number(v))
+            raise DataError(f"{source}: row {bad}: {spec.label_field} {values[bad]!r} is not a number") from None
+        _check_label_range(spec, labels, source)
+        return labels
+    names = list(spec.label_names or ())
+    out = np.empty(len(values), dtype=np.int64)
+    for i, v in enumerate(values):
+        if isinstance(v, str) and v.strip() in names:
+            out[i] = names.index(v.strip())
+        elif isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            out[i] = int(v)
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            out[i] = int(v)
+        elif isinstance(v, float) and v.is_integer():
+            out[i] = int(v)
+        else:
+            raise DataError(f"{source}: row {i}: {spec.label_field} {v!r} is not a label of task {spec.name} "
+                            f"(expected one of {names} or an id 0..{len(names) - 1})")
+    _check_label_range(spec, out, source)
+    return out
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def _load_local(spec: TaskSpec, split: str, task_dir: Path) -> Examples:
@@ -223,8 +313,9 @@ def _parse_labels(spec: TaskSpec, raw: list[str], path: Path, first_row: int) ->
 
 def _check_label_range(spec: TaskSpec, labels: np.ndarray, source: str, first_row: int = 0) -> None:
     if spec.is_regression:
-        bad = np.flatnonzero(~np.isfinite(labels) | (labels < 0) | (labels > 5))
-        expected = "a similarity score in [0, 5]"
+        low, high = spec.label_range or (-np.inf, np.inf)
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels < low) | (labels > high))
+        expected = f"a score in [{low:g}, {high:g}]" if spec.label_range else "a finite score"
     else:
         bad = np.flatnonzero((labels < 0) | (labels >= spec.num_labels))
         expected = f"a label id in 0..{spec.num_labels - 1} ({', '.join(spec.label_names or ())})"
@@ -244,7 +335,7 @@ def training_pool(examples: Examples, max_examples: int | None, seed: int = 0) -
     """
     if max_examples is None or max_examples >= len(examples):
         return examples
-    rng = np.random.default_rng([int(seed), zlib.crc32(f"pool/{examples.task.name}".encode())])
+    rng = np.random.default_rng([int(seed), zlib.crc32(f"pool/{examples.task.rng_key}".encode())])
     pool = examples.subset(np.sort(rng.choice(len(examples), size=int(max_examples), replace=False)))
     pool.source = f"{examples.source} [sample {max_examples} seed={seed}]"
     return pool
@@ -256,7 +347,7 @@ def sample_eval(examples: Examples, limit: Optional[int], seed: int = 0) -> Exam
     score; predictions files are read at the same positions."""
     if not limit or limit >= len(examples):
         return examples
-    rng = np.random.default_rng([int(seed), zlib.crc32(f"limit/{examples.task.name}/{examples.split}".encode())])
+    rng = np.random.default_rng([int(seed), zlib.crc32(f"limit/{examples.task.rng_key}/{examples.split}".encode())])
     positions = np.sort(rng.choice(len(examples), size=int(limit), replace=False))
     out = examples.subset(positions)
     out.source = f"{examples.source} [limit {limit} of {len(examples)} seed={seed}]"

@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
-from scipy import stats
-from sklearn import metrics as skm
 
 from .registry import Registry
 
@@ -23,12 +21,26 @@ if TYPE_CHECKING:
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 METRICS: Registry[MetricFn] = Registry("metric")
 
-METRICS.register("accuracy", lambda y, p: float(skm.accuracy_score(y, p)), aliases=("acc",))
+def _skm():
+    from sklearn import metrics  # imported on first use: listing tasks or suites must stay light
+
+    return metrics
+
+
+def _stats():
+    from scipy import stats
+
+    return stats
+
+
+METRICS.register("accuracy", lambda y, p: float(_skm().accuracy_score(y, p)), aliases=("acc",))
 # GLUE's F1 is the F1 of the positive class (label id 1: equivalent / duplicate).
-METRICS.register("f1", lambda y, p: float(skm.f1_score(y, p, pos_label=1, average="binary")))
-METRICS.register("matthews_correlation", lambda y, p: float(skm.matthews_corrcoef(y, p)), aliases=("mcc",))
-METRICS.register("pearson", lambda y, p: float(stats.pearsonr(y, p)[0]))
-METRICS.register("spearmanr", lambda y, p: float(stats.spearmanr(y, p)[0]), aliases=("spearman",))
+METRICS.register("f1", lambda y, p: float(_skm().f1_score(y, p, pos_label=1, average="binary")))
+# for user tasks with more than two classes: the unweighted mean of the per-class F1 (sklearn "macro")
+METRICS.register("macro_f1", lambda y, p: float(_skm().f1_score(y, p, average="macro")), aliases=("f1_macro",))
+METRICS.register("matthews_correlation", lambda y, p: float(_skm().matthews_corrcoef(y, p)), aliases=("mcc",))
+METRICS.register("pearson", lambda y, p: float(_stats().pearsonr(y, p)[0]))
+METRICS.register("spearmanr", lambda y, p: float(_stats().spearmanr(y, p)[0]), aliases=("spearman",))
 
 # Direction of every metric a suite stores (lm-eval's ``higher_is_better``). None marks values that are
 # not scores: counts (``n_*``) and the attack's effort statistics (words per input, queries, share of

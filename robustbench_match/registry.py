@@ -34,12 +34,14 @@ class Registry(Generic[T]):
     def _norm(name: str) -> str:
         return name.strip().lower()
 
-    def register(self, name: str, obj: T | str | None = None, *, aliases: tuple[str, ...] = ()) -> Any:
-        """Register ``obj`` (or decorate a function/class) under ``name`` and its aliases."""
+    def register(self, name: str, obj: T | str | None = None, *, aliases: tuple[str, ...] = (),
+                 override: bool = False) -> Any:
+        """Register ``obj`` (or decorate a function/class) under ``name`` and its aliases; ``override`` lets a
+        later definition replace an earlier one (task files on a later include path)."""
 
         def add(target: T | str) -> T | str:
             key = self._norm(name)
-            if key in self._entries:
+            if key in self._entries and not override:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[key] = target
             for alias in aliases:

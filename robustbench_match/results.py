@@ -196,6 +196,30 @@ class ResultStore:
         return relative, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class MemoryStore(ResultStore):
+    """The store of ``evaluate(..., output=None)``: the same records, kept in memory (nothing is written)."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        super().__init__(directory)
+        self._records: dict[str, dict] = {}
+        self.predictions: dict[str, dict] = {}  # slug -> {idx, prediction, label}
+
+    def records(self) -> list[dict]:
+        return list(self._records.values())
+
+    def put(self, record: dict) -> None:
+        self._records[record["key"]] = record
+
+    def check_writable(self) -> None:
+        return None
+
+    def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
+                         labels: Optional[np.ndarray]) -> tuple[str, str]:
+        self.predictions[slug] = {"idx": np.asarray(ids), "prediction": np.asarray(predictions),
+                                  "label": None if labels is None else np.asarray(labels)}
+        return f"{PREDICTIONS_DIR}/{slug}.jsonl", ""
+
+
 def predictions_path(run_dir: str | os.PathLike, record: dict) -> Optional[Path]:
     """A record's predictions file, resolved under its run folder only (never the current folder, never an
     absolute path elsewhere): records store ``predictions/...`` relative to the run folder; older records
@@ -253,6 +277,9 @@ def load_records(paths: list[str | os.PathLike]) -> list[dict]:
     for (path, first), n in dropped.items():
         log.warning("%s: %d record(s) repeat results already read from %s (same cell key or same fingerprint); "
                     "counted once", path, n, first)
+    from .tasks import register_record_tasks
+
+    register_record_tasks(out)
     return out
 
 
@@ -274,6 +301,23 @@ def git_revision() -> Optional[str]:
                               timeout=5).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+_DIRTY: list = []
+
+
+def git_dirty() -> Optional[bool]:
+    """True when the package's git tree has uncommitted changes to tracked files (the numbers then come from
+    code no revision holds); None outside a git checkout. Asked once per process."""
+    if not _DIRTY:
+        try:
+            here = Path(__file__).resolve().parent
+            proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=here,
+                                  capture_output=True, text=True, timeout=10)
+            _DIRTY.append(bool(proc.stdout.strip()) if proc.returncode == 0 else None)
+        except (OSError, subprocess.SubprocessError):
+            _DIRTY.append(None)
+    return _DIRTY[0]
 
 
 def now_iso() -> str:

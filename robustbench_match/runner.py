@@ -27,8 +27,8 @@ from .errors import DataError, RBMError
 from .evaluators import EVALUATORS, Cell, CellResult, CheckpointRef, Evaluator, RunContext
 from .inputs import inside, path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
-from .results import (SCHEMA_VERSION, ResultStore, atomic_write_text, dumps, git_revision, now_iso, record_problem,
-                      versions)
+from .results import (SCHEMA_VERSION, MemoryStore, ResultStore, atomic_write_text, dumps, git_dirty, git_revision, now_iso,
+                      record_problem, versions)
 from .suites import Suite
 from .tasks import get_task
 
@@ -92,7 +92,7 @@ def run_suite(suite: Suite, ctx: RunContext, executor: str = "inline", options=N
 def plan_suite(suite: Suite, ctx: RunContext) -> Plan:
     """Plan, fingerprint and compare with the store; checks every cell to run before any runs."""
     evaluator: Evaluator = EVALUATORS.get(suite.evaluator)()
-    store = ResultStore(ctx.output)
+    store = ctx.result_store()
     merge_published(store)
     cells = evaluator.plan(suite, ctx)
     _check_unique(cells)
@@ -175,7 +175,7 @@ def execute(plan: Plan, ctx: RunContext, executor: str = "inline", options=None)
     """Run the plan's jobs with an executor; the records of every planned cell that is stored at the end."""
     from .executors import EXECUTORS, ExecutorOptions
 
-    store = ResultStore(ctx.output)
+    store = ctx.result_store()
     jobs = plan.jobs()
     options = options or ExecutorOptions()
     write_plan_file(plan, ctx)
@@ -197,6 +197,8 @@ def failure_summary(failed: list) -> str:
 
 def write_plan_file(plan: Plan, ctx: RunContext) -> None:
     """``RUN_DIR/jobs/plan.json``: the cells of the latest run, so `rbm status` can list those not yet done."""
+    if ctx.store is not None:  # evaluate(output=None): nothing on disk
+        return
     rows = [{"key": p.cell.key, "status": p.status, "reason": p.reason, "trains": p.trains} for p in plan.cells]
     atomic_write_text(Path(ctx.output) / "jobs" / "plan.json",
                       dumps({"suite": plan.suite.name, "date": now_iso(), "cells": rows}) + "\n")
@@ -233,7 +235,11 @@ def executor_info(kind: str, job_id: Optional[str] = None) -> dict:
 
 def publish(store: ResultStore, record: dict, slug: str) -> None:
     """The job's own atomic copy first (``published/``), then the merge into ``results.jsonl`` under its
-    lock; the copy is removed once merged. A job killed in between leaves the copy, merged by the next run."""
+    lock; the copy is removed once merged. A job killed in between leaves the copy, merged by the next run.
+    The in-memory store of ``evaluate(output=None)`` takes the record directly."""
+    if isinstance(store, MemoryStore):
+        store.put(record)
+        return
     path = inside(store.dir, store.dir / PUBLISHED_DIR / (path_component(slug) + ".json"), "a published record")
     atomic_write_text(path, dumps(record) + "\n")
     store.put(record)
@@ -377,6 +383,18 @@ def warn_if_degenerate(record: dict) -> None:
                 record.get("main_metric"), "n/a" if majority is None else f"{majority:.4f}")
 
 
+def resolved_run(ctx: RunContext) -> dict:
+    """What the run really used (``auto`` resolved: cuda:0/cpu, bf16/fp32) beside what was asked for."""
+    try:
+        from .inference import resolve_device, resolve_precision
+
+        device = resolve_device(ctx.device)
+        return {"device": str(device), "precision": resolve_precision(device, ctx.precision),
+                "requested": {"device": ctx.device, "precision": ctx.precision}}
+    except RBMError:
+        return {"device": ctx.device, "precision": ctx.precision}
+
+
 def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellResult, ctx: RunContext,
                  seconds: float, predictions_file: Optional[tuple[str, str]]) -> dict:
     stderr = {}
@@ -411,13 +429,15 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
         "checkpoint": {**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
                        "train_condition": card.get("condition"), "hyperparameters": card.get("hyperparameters")},
         "details": details,
-        "config": {"device": ctx.device, "precision": ctx.precision, "batch_size": ctx.batch_size,
-                   "max_length": ctx.max_length, "data_dir": ctx.data_dir, "params": suite.params},
+        "config": {**resolved_run(ctx), "batch_size": ctx.batch_size,
+                   "max_length": ctx.max_length, "data_dir": ctx.data_dir, "params": suite.params,
+                   "task_file": get_task(cell.task).source, "task_sha256": get_task(cell.task).sha256},
         "timing": {"seconds": round(seconds, 3),
                    "examples_per_s": round(result.n_examples / seconds, 2) if seconds > 0 else None},
         "predictions_file": predictions_file[0] if predictions_file else None,  # relative to the run folder
         "predictions_sha256": predictions_file[1] if predictions_file else None,
         "versions": versions(),
         "git": git_revision(),
+        "git_dirty": git_dirty(),
         "date": now_iso(),
     }

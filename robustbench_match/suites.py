@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import yaml
 
 from .errors import RBMError
-from .tasks import TASKS, get_task
+from .tasks import TASKS, get_task, include_dirs, is_task_file, load_task_files, read_yaml
 
 BUILTIN_SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-INCLUDE_ENV = "RBM_INCLUDE_PATH"
 #: a suite name is a folder name in every run folder: no path separators, no "..", no control characters
 _SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}")
 _KNOWN_KEYS = {"suite", "description", "evaluator", "tasks", "params", "train", "metadata"}
@@ -46,22 +44,17 @@ class Suite:
 
 
 def suite_dirs(include: Sequence[str | os.PathLike] = ()) -> list[Path]:
-    dirs = [BUILTIN_SUITES_DIR]
-    dirs += [Path(p) for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p]
-    dirs += [Path(p) for p in include]
-    for d in dirs[1:]:
-        if not d.is_dir():
-            raise RBMError(f"include path {d}: not a folder (expected a folder of suite YAML files)")
-    return dirs
+    """The built-in suites, then ``$RBM_INCLUDE_PATH`` and ``--include-path`` (the folders tasks come from too:
+    their task files are registered first, so a suite may name them)."""
+    load_task_files(include)
+    return [BUILTIN_SUITES_DIR, *include_dirs(include)]
 
 
-def load_suite_file(path: Path) -> Suite:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise RBMError(f"{path}: not valid YAML{where}") from None
+def load_suite_file(path: Path, data: Any = None) -> Suite:
+    data = read_yaml(path) if data is None else data
+    if is_task_file(data):
+        raise RBMError(f"{path}: is a task file (it has 'task:'); run a suite on it, e.g. rbm run glue-dev "
+                       f"--include-path {path.parent} --tasks {data.get('task')}")
     if not isinstance(data, dict):
         raise RBMError(f"{path}: expected a mapping with keys suite, description, evaluator, tasks")
     unknown = set(data) - _KNOWN_KEYS
@@ -74,8 +67,9 @@ def load_suite_file(path: Path) -> Suite:
     if not isinstance(tasks, list) or not tasks:
         raise RBMError(f"{path}: 'tasks' must be a non-empty list of task names")
     for t in tasks:
-        if str(t) not in TASKS:
-            raise RBMError(f"{path}: tasks: unknown task {t!r} (known: {', '.join(TASKS.names())})")
+        if not isinstance(t, str) or t not in TASKS:
+            raise RBMError(f"{path}: tasks: unknown task {t!r} (known: {', '.join(TASKS.names())}; a task file on "
+                           f"--include-path adds one)")
     for key in ("params", "train", "metadata"):
         if not isinstance(data.get(key) or {}, dict):
             raise RBMError(f"{path}: {key!r} must be a mapping")
@@ -97,7 +91,10 @@ def discover(include: Sequence[str | os.PathLike] = ()) -> dict[str, Suite]:
     found: dict[str, Suite] = {}
     for d in suite_dirs(include):
         for path in sorted(d.glob("*.y*ml")):
-            suite = load_suite_file(path)
+            data = read_yaml(path)
+            if is_task_file(data):
+                continue
+            suite = load_suite_file(path, data)
             found[suite.name] = suite
     return found
 
@@ -105,6 +102,7 @@ def discover(include: Sequence[str | os.PathLike] = ()) -> dict[str, Suite]:
 def get_suite(name: str, include: Sequence[str | os.PathLike] = ()) -> Suite:
     """A suite by name, or by path to a YAML file."""
     if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        load_task_files(include)
         return load_suite_file(Path(name))
     suites = discover(include)
     if name not in suites:

@@ -541,7 +541,7 @@ ROWS_2 = [
                                                    "--data-dir", e["root"], "--output", e["tmp"] / "out"],
         "is not a finite number", lambda e, c: _predictions(e, c, '{"stsb": [%s]}' % ", ".join(["1" + "0" * 400] * 20))),
     Row("card-task-vs-name", lambda e, c: run_args(e, e["tmp"] / "carded", name="stsb/m"),
-        "named for task stsb, but it was made for sst2", lambda e, c: _card_for(e, c, "sst2")),
+        "named for task stsb, but it was made for sst2 (its card), whose labels differ", lambda e, c: _card_for(e, c, "sst2")),
     # -- tracebacks
     Row("seeds-negative", lambda e, c: run_args(e, c["good"], "--seeds", "-1"), "expected comma-separated seeds"),
     Row("seeds-too-large", lambda e, c: run_args(e, c["good"], "--seeds", str(2**32)), "expected comma-separated seeds"),
@@ -596,3 +596,253 @@ def test_round2_hostile_invocation_is_one_line_and_changes_nothing(row, env, che
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("y\ny\ny\n"))  # a prompt answered "y" must not help
     test_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch)
     assert not (env["tmp"] / "PWNED").exists()
+
+
+def _files(base: Path) -> set[Path]:
+    return {p.resolve() for p in base.rglob("*") if p.is_file()}
+
+
+HOSTILE_MODELS = ["..", ".", "a b", "a_b", "a%20b", "a|b", "ünï", "x\\y", "~root", "-rf", "a" * 120]
+
+
+def test_no_writer_puts_a_file_outside_output_and_slugs_are_injective(env, checkpoints, capsys, monkeypatch):
+    """Hostile but accepted model names: every file lands under --output, each name gets its own predictions
+    file and table row, and a '|' in a name cannot break a Markdown row."""
+    monkeypatch.chdir(env["folder"])
+    before = _files(env["tmp"])
+    out = env["tmp"] / "out"
+    args = ["run", "glue-dev", "--data-dir", env["root"], "--output", out, "--format", "markdown",
+            "--save-predictions", "--limit", "8"]
+    for name in HOSTILE_MODELS:
+        args += ["--checkpoint", f"sst2/{name}={checkpoints['good']}"]
+    code, stdout, err = rbm(args, capsys)
+    assert code == 0, err
+    new = _files(env["tmp"]) - before
+    assert new and all(out.resolve() in p.parents for p in new), sorted(map(str, new - {p for p in new if out.resolve() in p.parents}))
+    recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["model"] for r in recs) == sorted(HOSTILE_MODELS)
+    from robustbench_match.results import predictions_path
+
+    paths = {predictions_path(out, r) for r in recs}
+    assert len(paths) == len(HOSTILE_MODELS) and None not in paths  # one file per name: no two names share one
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    header, rows = lines[0], [line for line in lines[2:]]
+    assert len(rows) == len(HOSTILE_MODELS)
+    pipes = len(re.findall(r"(?<!\\)\|", header))
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == pipes for line in rows), rows  # no cell breaks its row
+    assert any(r"a\|b" in line for line in rows)
+
+
+def test_trained_checkpoints_stay_under_output_for_any_suite_name(env, capsys):
+    """A training suite's checkpoints, predictions and job files land under --output (suite names are checked)."""
+    suite = _suite_file(env, "my.suite+v1", extra="params: {ratios: [0.1], include_clean: false}\n"
+                                                  "train: {methods: [vanilla], seeds: [1], max_steps: 1, batch_size: 8,"
+                                                  " max_train_examples: 16}\n")
+    before = _files(env["tmp"])
+    out = env["tmp"] / "out"
+    code, _, err = rbm(["run", suite, "--data-dir", env["root"], "--output", out, "--format", "none",
+                        "--save-predictions"], capsys)
+    assert code == 0, err
+    new = _files(env["tmp"]) - before
+    assert any(p.name == "model.safetensors" for p in new)
+    assert all(out.resolve() in p.parents for p in new)
+
+
+def test_a_symlink_inside_output_cannot_carry_a_write_outside(env, checkpoints, capsys):
+    out = env["tmp"] / "out"
+    out.mkdir()
+    (out / "predictions").symlink_to(env["folder"], target_is_directory=True)
+    before = snapshot(env["folder"])
+    code, _, err = rbm(run_args(env, checkpoints["good"], "--save-predictions"), capsys)
+    assert code == 1 and "outside the run folder" in err and "Traceback" not in err
+    assert snapshot(env["folder"]) == before
+
+
+def test_a_symlinked_results_file_stays_a_symlink(env, checkpoints, capsys):
+    real = env["tmp"] / "elsewhere.jsonl"
+    out = env["tmp"] / "out"
+    out.mkdir()
+    real.write_text("")
+    (out / "results.jsonl").symlink_to(real)
+    assert rbm(run_args(env, checkpoints["good"]), capsys)[0] == 0
+    assert (out / "results.jsonl").is_symlink() and len(real.read_text().splitlines()) == 1
+
+
+def test_published_copies_are_validated_and_quarantined_never_lost(env, capsys, caplog):
+    """A foreign or malformed file in published/ is moved to quarantine/ with one line; results.jsonl is
+    unchanged and every later command works."""
+    pub = env["run"] / "published"
+    pub.mkdir()
+    (pub / "evil.json").write_text(json.dumps({"key": "glue-dev|x|sst2|clean|-", "metrics": "boom"}))
+    (pub / "nokey.json").write_text(json.dumps({"hello": 1}))
+    (pub / "list.json").write_text("[1, 2]")
+    before = (env["run"] / "results.jsonl").read_bytes()
+    from robustbench_match.results import ResultStore
+    from robustbench_match.runner import merge_published
+
+    with caplog.at_level(logging.WARNING):
+        assert merge_published(ResultStore(env["run"])) == 0
+    assert (env["run"] / "results.jsonl").read_bytes() == before
+    assert sorted(p.name for p in (env["run"] / "quarantine").iterdir()) == ["evil.json", "list.json", "nokey.json"]
+    assert sum("moved to" in r.getMessage() for r in caplog.records) == 3
+    assert rbm(["table", env["run"]], capsys)[0] == 0
+
+
+def test_compare_reads_predictions_of_the_run_folder_only(env, checkpoints, capsys, monkeypatch):
+    """`cd A && rbm compare ../B/out`: B's predictions, never a same-named file under A; a truncated file is
+    refused."""
+    b = env["tmp"] / "B"
+    b.mkdir()
+    monkeypatch.chdir(b)
+    args = ["run", "glue-dev", "--data-dir", env["root"], "--output", "out", "--format", "none", "--save-predictions",
+            "--checkpoint", f"sst2/good={checkpoints['good']}", "--checkpoint", f"sst2/other={checkpoints['other-head']}"]
+    assert rbm(args, capsys)[0] == 0
+    expected = json.loads(_last_json(capsys, ["compare", "out", "--a", "good", "--b", "other", "--format", "json"]))
+    a = env["tmp"] / "A"
+    shutil.copytree(b / "out" / "predictions", a / "out" / "predictions")  # decoys at the same relative paths
+    for p in (a / "out" / "predictions").rglob("*.jsonl"):
+        rows = [json.loads(x) for x in p.read_text().splitlines()]
+        p.write_text("".join(json.dumps({**r, "prediction": 1 - r["prediction"]}) + "\n" for r in rows))
+    monkeypatch.chdir(a)
+    got = json.loads(_last_json(capsys, ["compare", "../B/out", "--a", "good", "--b", "other", "--format", "json"]))
+    assert got == expected
+    victim = next((b / "out" / "predictions").rglob("*.jsonl"))
+    victim.write_text("".join(victim.read_text().splitlines(keepends=True)[:-3]))
+    code, _, err = rbm(["compare", "../B/out", "--a", "good", "--b", "other"], capsys)
+    assert code == 1 and "not the one record" in err
+
+
+def _last_json(capsys, argv) -> str:
+    code, out, err = rbm(argv, capsys)
+    assert code == 0, err
+    return out
+
+
+def test_table_counts_a_backup_copy_once_and_says_so(env, capsys, caplog):
+    backup = env["tmp"] / "run-backup"
+    shutil.copytree(env["run"], backup)
+    renamed = env["tmp"] / "run-renamed"
+    renamed.mkdir()
+    rec = json.loads((env["run"] / "results.jsonl").read_text())
+    rec["fingerprint"] = {"sha256": "f" * 64, "parts": {}}
+    (env["run"] / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (backup / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (renamed / "results.jsonl").write_text(json.dumps({**rec, "model": "m2", "key": rec["key"].replace("|m|", "|m2|")}) + "\n")
+    one = _last_json(capsys, ["table", env["run"], "--format", "json"])
+    with caplog.at_level(logging.WARNING):
+        both = _last_json(capsys, ["table", env["run"], backup, renamed, env["run"], "--format", "json"])
+    assert json.loads(both) == json.loads(one)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "counted once" in text and "given twice" in text
+
+
+def test_predictions_files_in_utf16_are_read(env, capsys):
+    gold = _gold(env)
+    for encoding in ("utf-16", "utf-16-le", "utf-8-sig"):
+        path = env["tmp"] / f"p-{encoding}.json"
+        path.write_bytes(json.dumps({"sst2": gold}).encode(encoding))
+        out = env["tmp"] / f"out-{encoding}"
+        code, _, err = rbm(["run", "glue-dev", "--checkpoint", f"p={path}", "--data-dir", env["root"], "--output", out,
+                            "--format", "none"], capsys)
+        assert code == 0, err
+        assert json.loads((out / "results.jsonl").read_text())["metrics"]["accuracy"] == 1.0
+
+
+def test_a_full_disk_is_one_line_and_a_trained_checkpoint_survives(env, capsys, monkeypatch):
+    import errno
+
+    from robustbench_match import results
+
+    out = env["tmp"] / "out"
+    suite = _suite_file(env, "disk", extra="params: {ratios: [0.1], include_clean: false}\n"
+                                           "train: {methods: [vanilla], seeds: [1], max_steps: 1, batch_size: 8,"
+                                           " max_train_examples: 16}\n")
+    real = results.atomic_write_text
+
+    def full(path, text):
+        if Path(path).name == "results.jsonl" or "published" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(results, "atomic_write_text", full)
+    monkeypatch.setattr("robustbench_match.runner.atomic_write_text", full)
+    code, _, err = rbm(["run", suite, "--data-dir", env["root"], "--output", out, "--format", "none"], capsys)
+    assert code == 1 and "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("rbm ")]
+    assert "No space left on device" in line and "checkpoint is kept at" in line
+    kept = Path(line.split("checkpoint is kept at ", 1)[1].split(" (a rerun", 1)[0])
+    weights = kept / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    monkeypatch.undo()
+    code, _, err = rbm(["run", suite, "--data-dir", env["root"], "--output", out, "--format", "none"], capsys)
+    assert code == 0, err
+    assert weights.stat().st_mtime_ns == stamp  # the rerun reused the kept checkpoint
+
+
+def test_train_on_a_full_disk_is_one_line(env, capsys, monkeypatch):
+    import errno
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("transformers.PreTrainedModel.save_pretrained", full)
+    code, _, err = rbm(train_args(env, env["tmp"] / "ck"), capsys)
+    assert code == 1 and "Traceback" not in err and "No space left on device" in err
+    assert not (env["tmp"] / "ck").exists()
+
+
+def test_exported_checkpoints_follow_the_umask(env, capsys):
+    old = os.umask(0o022)
+    try:
+        assert rbm(train_args(env, env["tmp"] / "ck"), capsys)[0] == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (env["tmp"] / "ck").iterdir()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}, modes
+
+
+def test_fp16_refuses_weights_beyond_its_range(checkpoints, tmp_path):
+    """A Match-Tuning export's classifier is scaled by 2^20: fp16 would overflow, so it is refused (by its card
+    at plan time, by its weights at load time for checkpoints without a card)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from robustbench_match.checkpoints import EvalSetRef, HFCheckpoint
+    from robustbench_match.errors import RBMError
+    from robustbench_match.inference import check_fp16_range
+    from robustbench_match.tasks import get_task
+
+    folder = tmp_path / "mt"
+    shutil.copytree(checkpoints["good"], folder)
+    (folder / "rbm_card.json").write_text(json.dumps({"task": "sst2", "method": "match-tuning", "seed": 1}))
+    with pytest.raises(RBMError, match="Match-Tuning export"):
+        HFCheckpoint("mt", str(folder), precision="fp16").check(get_task("sst2"), EvalSetRef("glue-dev", "sst2"), None)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoints["good"])
+    check_fp16_range(model, "plain")
+    with torch.no_grad():
+        model.classifier.weight.mul_(2.0 ** 20)
+    with pytest.raises(RBMError, match="exceeds fp16's range"):
+        check_fp16_range(model, "scaled")
+
+
+def test_an_export_may_replace_its_own_earlier_export(env, capsys):
+    target = env["tmp"] / "exp"
+    assert rbm(export_args(env, target), capsys)[0] == 0
+    first = (target / "SST-2" / "train.tsv").read_bytes()
+    assert rbm(export_args(env, target, "0.2"), capsys)[0] == 0
+    assert (target / "SST-2" / "train.tsv").read_bytes() != first
+    assert json.loads((target / "manifest.json").read_text())["written_by"] == "rbm data export"
+
+
+def test_status_never_prints_a_forged_line(env, capsys):
+    rec = json.loads((env["run"] / "results.jsonl").read_text())
+    rec["key"] = "glue-dev|m\ndone      forged|sst2|clean|-"
+    (env["run"] / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    state = env["run"] / "jobs" / "state"
+    state.mkdir(parents=True)
+    (state / "j.json").write_text(json.dumps({"state": 3, "cells": "not-a-list", "pid": "x"}))
+    (env["run"] / "jobs" / "plan.json").write_text("[1, 2]")
+    code, out, err = rbm(["status", env["run"]], capsys)
+    assert code == 0, err
+    assert not any(line.startswith("done      forged") for line in out.splitlines())
+    assert "\\n" in out

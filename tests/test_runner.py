@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def test_wrong_label_count_is_one_line_and_keeps_results(sst2_checkpoint, data_d
     earlier = ('{"key": "earlier", "suite": "x", "model": "m", "task": "rte", "eval_set": "rte", "condition": "clean", '
                '"metrics": {"accuracy": 0.5}, "main_metric": "accuracy"}\n')
     atomic_write_text(out / "results.jsonl", earlier)
-    code = _run("glue-dev", "--checkpoint", f"mnli/vanilla={sst2_checkpoint}", "--data-dir", data_dir,
+    cardless = tmp_path / "cardless"  # made elsewhere: no card saying sst2, so the label count must catch it
+    shutil.copytree(sst2_checkpoint, cardless, ignore=shutil.ignore_patterns("rbm_card.json"))
+    code = _run("glue-dev", "--checkpoint", f"mnli/vanilla={cardless}", "--data-dir", data_dir,
                 "--output", str(out))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1

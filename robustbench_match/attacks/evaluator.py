@@ -112,14 +112,21 @@ class TextAttackEvaluator(Evaluator):
     layout = "attack"
     params_class = TextAttackParams
 
+    def task_problem(self, task) -> Optional[str]:
+        if task.is_regression:
+            return f"TextAttack's recipes attack classifiers ({task.name} is a regression task)"
+        return None
+
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         settings = AttackSettings.resolve(suite.params, ctx.options)
         configure_nltk(ctx.data_dir)
         for recipe in settings.recipes:  # a missing resource stops the run before any cell starts
             require_resources(get_recipe(recipe))
-        tasks = [t for t in suite_tasks(suite.tasks, ctx) if not get_task(t).is_regression]
+        tasks = [t for t in suite_tasks(suite.tasks, ctx, self.task_problem) if not get_task(t).is_regression]
         sub = replace(suite, tasks=tasks) if tasks else suite
-        base = plan_grid(sub, ctx, params=self.params(suite),
+        if ctx.tasks:
+            ctx = replace(ctx, tasks=[t for t in ctx.tasks if t in tasks])
+        base = plan_grid(sub, ctx, params=self.params(suite), fits=self.task_problem,
                          nothing=f"suite {suite.name}: give checkpoints to attack (--checkpoint TASK/NAME=PATH)")
         return [replace(cell, condition=attack_condition(cell.condition, recipe), params=settings.cell_params(recipe))
                 for cell in base for recipe in settings.recipes]

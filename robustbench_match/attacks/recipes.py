@@ -123,6 +123,7 @@ def _local_models() -> Iterator[None]:
     for cls in classes:
         def redirect(name, *args, __original=cls.from_pretrained, **kwargs):
             local = local_model_path(name) if isinstance(name, str) else None
+            kwargs["trust_remote_code"] = False  # a resource folder is data too: its code never runs
             return __original(str(local) if local else name, *args, **kwargs)
 
         cls.from_pretrained = staticmethod(redirect)

@@ -23,20 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--max-train-examples", type=int, default=None,
                    help="the seeded sample a suite with train.max_train_examples trains on (perturbed after sampling)")
     p.add_argument("--data-dir", default=None, help="glue_data-style root (default: $RBM_DATA_DIR, else the hub)")
+    p.add_argument("--include-path", action="append", default=[], metavar="DIR",
+                   help="folder of task YAML files (repeatable; also $RBM_INCLUDE_PATH)")
 
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "data_command", None) != "export":
         raise RBMError("rbm data: expected an action (rbm data export --task rte --condition label-noise ...)")
-    from ..data import load_split, resolve_data_dir
+    from ..data import load_train, resolve_data_dir
     from ..tasks import get_task
     from ..conditions.base import CONDITIONS, parse_ratio, perturbed_training_set
     from ..conditions.export import check_export_target, export_perturbed
 
+    from ..tasks import load_task_files
+
+    load_task_files(args.include_path)
     kind = CONDITIONS.canonical(args.condition)
     ratio = parse_ratio(args.ratio)
     check_export_target(args.output, resolve_data_dir(args.data_dir), get_task(args.task), args.format)
-    train = load_split(args.task, "train", args.data_dir)
+    train = load_train(args.task, args.data_dir)
     perturbed = perturbed_training_set(kind, train, ratio, args.seed, args.max_train_examples)
     manifest = export_perturbed(perturbed, args.output, args.format)
     print(json.dumps({k: manifest[k] for k in ("task", "condition", "seed", "n_rows", "n_changed", "file",

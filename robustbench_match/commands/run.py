@@ -107,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-seed", type=seed_arg, default=0, metavar="S", help="seed of the --limit sample")
     parser.add_argument("--force", action="store_true", help="redo cells already stored")
     parser.add_argument("--save-predictions", action="store_true", help="keep per-example predictions")
-    parser.add_argument("--include-path", action="append", default=[], help="extra folder of suite YAML files")
+    parser.add_argument("--include-path", action="append", default=[],
+                        help="extra folder of suite and task YAML files (repeatable; later folders override)")
     parser.add_argument("--recipe", type=_csv, help="textattack: recipes, e.g. deepwordbug,pwws")
     parser.add_argument("--num-examples", type=int, help="textattack: examples attacked per task")
     parser.add_argument("--query-budget", type=int, help="textattack: max model queries per example")
@@ -166,6 +167,7 @@ def run(args) -> int:
         options={"recipe": args.recipe, "num_examples": args.num_examples, "query_budget": args.query_budget,
                  **({"limit": args.limit, "limit_seed": args.limit_seed} if args.limit else {})},
         train_overrides={"epochs": args.epochs, "max_train_examples": args.max_train_examples},
+        include=[str(p) for p in args.include_path],
     )
     plan = plan_suite(suite, ctx)
     if args.plan:

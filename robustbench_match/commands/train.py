@@ -28,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     parser.add_argument("--method", required=True,
                         help=f"one of {', '.join(METHODS)}; combine with '+', e.g. match-tuning+r3f")
-    parser.add_argument("--task", required=True, help="GLUE task (sst2, rte, mrpc, cola, stsb, ...)")
+    parser.add_argument("--task", required=True, help="a task (sst2, rte, mrpc, cola, stsb, ... or a task YAML's name on "
+                                                      "--include-path; see `rbm tasks`)")
+    parser.add_argument("--include-path", action="append", default=[], metavar="DIR",
+                        help="folder of task YAML files (repeatable; also $RBM_INCLUDE_PATH)")
     parser.add_argument("--seed", type=seed_arg, default=d.seed, help="seed of the fresh head, dropout and batch order")
     parser.add_argument("--output", required=True, help="checkpoint folder to create")
     parser.add_argument("--model", default=None, help="base model folder or hub id (default: packaged MiniLM-L6)")
@@ -80,8 +83,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..tasks import load_task_files
     from ..training.trainer import train
 
+    load_task_files(args.include_path)
     cfg = config_from_args(args)
     if not args.method.strip():
         raise RBMError("--method is empty")

@@ -20,7 +20,7 @@ def inject_label_noise(examples: Examples, ratio: float, seed: int) -> Perturbed
     if task.is_regression:
         raise RBMError(f"label-noise: task {task.name} is a regression task (expected a classification task)")
     n, k = len(examples), task.num_labels
-    rng = rng_for("label-noise", task.name, seed)
+    rng = rng_for("label-noise", task.rng_key, seed)
     order = rng.permutation(n)
     offsets = rng.integers(1, k, size=n)  # 1..k-1: never the same label
     flip = np.sort(order[:count_for(ratio, n)])

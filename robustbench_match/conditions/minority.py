@@ -21,7 +21,7 @@ def reduce_minority(examples: Examples, ratio: float, seed: int, label: int = MI
     if task.is_regression or not 0 <= label < task.num_labels:
         raise RBMError(f"minority: task {task.name} has no label {label} (expected a classification task)")
     target = np.flatnonzero(examples.labels == label)
-    rng = rng_for("minority", task.name, seed)
+    rng = rng_for("minority", task.rng_key, seed)
     kept_target = rng.permutation(target)[:count_for(ratio, len(target))]
     keep = np.sort(np.concatenate([np.flatnonzero(examples.labels != label), kept_target]))
     dropped = np.setdiff1d(target, kept_target)  # positions

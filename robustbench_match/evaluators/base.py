@@ -24,6 +24,7 @@ from .params import SuiteParams, suite_params
 
 if TYPE_CHECKING:
     from ..checkpoints import Predictor
+    from ..tasks import TaskSpec
     from ..data import Examples
     from ..suites import Suite
 
@@ -156,6 +157,11 @@ class Evaluator:
     def params(self, suite: "Suite") -> SuiteParams:
         return suite_params(suite, self.params_class)
 
+    def task_problem(self, task: "TaskSpec") -> Optional[str]:
+        """Why this evaluator cannot run on ``task`` (a phrase), or None: ``--tasks`` may add any task that
+        fits. Clean evaluation fits every task."""
+        return None
+
     def plan(self, suite: "Suite", ctx: "RunContext") -> list[Cell]:
         raise NotImplementedError
 
@@ -204,6 +210,8 @@ class RunContext:
     save_predictions: bool = False
     options: dict = field(default_factory=dict)  # suite-specific command-line options (e.g. --recipe)
     train_overrides: dict = field(default_factory=dict)  # --epochs/--max-train-examples for trained cells
+    include: list[str] = field(default_factory=list)  # --include-path folders (user tasks travel to workers)
+    store: Optional[Any] = field(default=None, repr=False)  # a results.MemoryStore (Python API, no --output)
 
     _open: dict = field(default_factory=dict, repr=False)
 
@@ -214,6 +222,12 @@ class RunContext:
         if ref.path not in self._open:
             self._open[ref.path] = open_checkpoint(ref.model, ref.path, **self.predictor_options())
         return self._open[ref.path]
+
+    def result_store(self):
+        """Where records go: ``OUTPUT/results.jsonl``, or the in-memory store of ``evaluate(output=None)``."""
+        from ..results import ResultStore
+
+        return self.store if self.store is not None else ResultStore(self.output)
 
     def predictor_options(self) -> dict:
         return {"device": self.device, "precision": self.precision, "batch_size": self.batch_size,

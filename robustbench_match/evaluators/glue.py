@@ -14,7 +14,7 @@ class GlueEvaluator(Evaluator):
     params_class = GlueParams
 
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
-        return plan_grid(suite, ctx, params=self.params(suite),
+        return plan_grid(suite, ctx, params=self.params(suite), fits=self.task_problem,
                          nothing=f"suite {suite.name}: give checkpoints to evaluate (--checkpoint NAME=PATH)")
 
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:

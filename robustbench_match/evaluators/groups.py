@@ -12,6 +12,7 @@ cell is skipped with one line, never trained on dev data.
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 import numpy as np
 
@@ -70,12 +71,21 @@ class GroupEvaluator(Evaluator):
             raise RBMError(f"suite {suite.name}: params.eval_sets: unknown {unknown} (expected {list(splits)})")
         return {e: splits[e] for e in wanted}
 
+    def task_problem(self, task) -> Optional[str]:
+        """Groups come from the task's ``group_field``, or (MNLI-style NLI) from negation words in a
+        ``hypothesis`` field."""
+        if task.group_field or (not task.is_regression and "hypothesis" in task.text_keys):
+            return None
+        return (f"worst-group accuracy needs groups: task {task.name} has no group_field (add one to "
+                f"{task.source}) and no hypothesis field for the negation groups")
+
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         """Cells for the given checkpoints and trained ones (GroupDRO sees the groups through ``extra``);
         each carries the words and interval settings."""
         params = self.params(suite)
         words = self.words(suite)
         cells = plan_grid(suite, ctx, eval_sets=lambda t: self.eval_sets(suite, t), params=params,
+                          fits=self.task_problem,
                           train_data=lambda task, cond, seed, settings: TrainData(recipe={"kind": "groups",
                                                                                           "words": list(words)}),
                           nothing=f"suite {suite.name}: nothing to run: give --checkpoint mnli/erm=PATH "
@@ -92,22 +102,33 @@ class GroupEvaluator(Evaluator):
         limit = cell.params.get("max_eval_examples")
         return examples.subset(np.arange(min(int(limit), len(examples)))) if limit else examples
 
+    @staticmethod
+    def groups(task, examples, words) -> tuple[np.ndarray, list[str]]:
+        """(group id per example, group names): the values of the task's ``group_field`` (in sorted order),
+        else label × negation word in the hypothesis (Sagawa et al.)."""
+        if task.group_field:
+            values = examples.extra["group"]
+            names = sorted(set(values))
+            index = {name: i for i, name in enumerate(names)}
+            return np.asarray([index[v] for v in values], dtype=np.int64), names
+        return assign_negation_groups(examples, words), group_names(task.label_names)
+
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
         words = tuple(cell.params.get("words") or NEGATION_WORDS)
         task = get_task(cell.task)
         examples = self.examples(cell, ctx)  # dev set, cut to params.max_eval_examples / --limit if asked
-        groups = assign_negation_groups(examples, words)
+        groups, names = self.groups(task, examples, words)
         result = score_examples(cell, examples)
         labels = np.asarray(result.labels)
         correct = np.asarray(result.predictions) == labels
         interval = dict(cell.params.get("interval") or {"method": DEFAULT_INTERVAL, "level": 0.95})
-        names = group_names(task.label_names)
         metrics, rows = group_metrics(correct, groups, names, interval["method"], interval["level"])
         result.metrics = {**metrics, **{k: v for k, v in result.metrics.items() if k not in metrics}}
         result.main_metric = "worst_group_accuracy"
         # the degenerate guard's reference: always predicting the majority label, scored by the same function
         values, counts = np.unique(labels, return_counts=True)
         constant, _ = group_metrics(labels == values[np.argmax(counts)], groups, names, interval["method"])
-        result.details.update({"groups": rows, "words": list(words), "interval": interval,
+        result.details.update({"groups": rows, "words": None if task.group_field else list(words),
+                               "group_field": task.group_field, "interval": interval,
                                "majority_score": constant["worst_group_accuracy"]})
         return result

@@ -21,7 +21,7 @@ from ..checkpoints import COLLECTION_LABELS, GLUE_DEV, EvalSetRef, PredictionsFi
 from ..data import find_in_data_dir, resolve_data_dir
 from ..errors import RBMError
 from ..inputs import inside, path_component
-from ..tasks import get_task
+from ..tasks import TaskSpec, get_task
 from .base import Cell, CheckpointRef, RunContext, TrainRequest
 from .params import SuiteParams, suite_params
 
@@ -55,14 +55,18 @@ class TrainData:
     build: Optional[Callable[[], object]] = None  # a faster builder from the plan's own cache
 
 
-def suite_tasks(suite_task_names: Iterable[str], ctx: RunContext) -> list[str]:
-    """The suite's tasks, restricted by ``--tasks`` (which may not add tasks the suite lacks)."""
+def suite_tasks(suite_task_names: Iterable[str], ctx: RunContext,
+                fits: Optional[Callable[[TaskSpec], Optional[str]]] = None) -> list[str]:
+    """The suite's tasks, restricted by ``--tasks``; ``--tasks`` may also add any task the suite's evaluator
+    fits (``fits(task)`` says why not, or None), so a user task runs on every suite kind that fits it."""
     tasks = list(suite_task_names)
     if ctx.tasks:
-        unknown = [t for t in ctx.tasks if t not in tasks]
-        if unknown:
-            raise RBMError(f"--tasks: {', '.join(unknown)} not in this suite (it has {', '.join(tasks)})")
-        tasks = [t for t in tasks if t in ctx.tasks]
+        extra = [t for t in ctx.tasks if t not in tasks]
+        for name in extra:
+            why = fits(get_task(name)) if fits is not None else f"not in this suite (it has {', '.join(tasks)})"
+            if why:
+                raise RBMError(f"--tasks {name}: {why}")
+        tasks = [t for t in tasks if t in ctx.tasks] + extra
     return tasks
 
 
@@ -71,9 +75,7 @@ def tasks_of_checkpoint(ref: CheckpointRef, ctx: RunContext) -> list[str]:
     known = ctx.open(ref).tasks()
     if ref.task:
         if known and ref.task not in known:
-            raise RBMError(f"checkpoint {ref.model} ({ref.path}): named for task {ref.task}, but it was made for "
-                           f"{', '.join(known)} (its {'card' if len(known) == 1 else 'keys'}); fix the name "
-                           f"({known[0]}/{ref.model}=PATH) — a model is never scored on a task it was not trained for")
+            _check_transfer(ref, known)
         return [ref.task]
     if known:
         return known
@@ -81,6 +83,20 @@ def tasks_of_checkpoint(ref: CheckpointRef, ctx: RunContext) -> list[str]:
         return list(ctx.tasks)
     raise RBMError(f"checkpoint {ref.model} ({ref.path}): cannot tell which task it was fine-tuned for; "
                    f"name it TASK/{ref.model}=PATH (e.g. sst2/{ref.model}) or pass --tasks")
+
+
+def _check_transfer(ref: CheckpointRef, known: list[str]) -> None:
+    """A checkpoint named for another task than its card's: a transfer evaluation (an SST-2 model on a user's
+    sentiment set) when both tasks have the same labels, said in one line; otherwise (an SST-2 model as RTE)
+    the numbers would mean nothing, so it is refused."""
+    wanted = get_task(ref.task)
+    same = [t for t in known if get_task(t).label_names == wanted.label_names]
+    if not same:
+        raise RBMError(f"checkpoint {ref.model} ({ref.path}): named for task {ref.task}, but it was made for "
+                       f"{', '.join(known)} (its {'card' if len(known) == 1 else 'keys'}), whose labels differ; fix "
+                       f"the name ({known[0]}/{ref.model}=PATH) — a model is never scored on another task's labels")
+    log.warning("checkpoint %s (%s) was trained for %s and is scored on %s (same labels: %s): a transfer evaluation",
+                ref.model, ref.path, same[0], ref.task, ", ".join(wanted.label_names or ("score",)))
 
 
 def checkpoint_seed(ref: CheckpointRef, ctx: RunContext) -> Optional[int]:
@@ -92,10 +108,12 @@ def checkpoint_seed(ref: CheckpointRef, ctx: RunContext) -> Optional[int]:
 
 def split_available(task: str, split: str, data_dir: Optional[str]) -> Optional[str]:
     """None when the split can be read; else a one-line reason. The hub is assumed reachable."""
-    root = resolve_data_dir(data_dir)
+    spec = get_task(task)
+    if spec.data_files is not None:
+        return None if split in spec.data_files else f"task {spec.name} ({spec.source}) has no {split} data_files"
+    root = resolve_data_dir(data_dir) if spec.layout is not None else None
     if root is None:
         return None
-    spec = get_task(task)
     folder = find_in_data_dir(root, spec.glue_dir, spec.name)
     stem = spec.split_files[split]
     if folder is not None and ((folder / f"{stem}.tsv").is_file() or (folder / f"{stem}_hf").is_dir()
@@ -140,19 +158,21 @@ def build_train_examples(recipe: Optional[dict], task: str, data_dir: Optional[s
     """The training set a recipe names, rebuilt bit for bit on any machine; None: the trainer loads it."""
     if not recipe:
         return None
-    from ..data import load_split
+    from ..data import load_train
 
     kind = recipe.get("kind")
     if kind == "perturbed":
         from ..conditions.base import perturbed_training_set
 
-        train = load_split(task, "train", data_dir)
+        train = load_train(task, data_dir)
         return perturbed_training_set(recipe["condition_kind"], train, float(recipe["ratio"]), int(recipe["seed"]),
                                       recipe.get("pool")).examples
     if kind == "groups":
         from ..conditions.groups import with_groups
 
-        return with_groups(load_split(task, "train", data_dir), tuple(recipe["words"]))
+        if get_task(task).group_field:  # the task's own group column (already in extra["group"])
+            return load_train(task, data_dir)
+        return with_groups(load_train(task, data_dir), tuple(recipe["words"]))
     raise RBMError(f"training data recipe {recipe!r}: unknown kind {kind!r} (expected perturbed or groups)")
 
 
@@ -222,7 +242,8 @@ def plan_grid(suite, ctx: RunContext, *, eval_sets: EvalSets | None = None,
               train_data: Optional[Callable[[str, str, int, dict], Optional[TrainData]]] = None,
               external: Optional[Callable[[list[str]], list[Cell]]] = None,
               trains_by_default: bool = False, nothing: str = "",
-              params: Optional[SuiteParams] = None) -> list[Cell]:
+              params: Optional[SuiteParams] = None,
+              fits: Optional[Callable[[TaskSpec], Optional[str]]] = None) -> list[Cell]:
     """Every cell of a suite: the command line's checkpoints and the cells the runner trains.
 
     Trained cells are planned when ``--methods`` is given, or when no checkpoint is given and the suite
@@ -233,13 +254,13 @@ def plan_grid(suite, ctx: RunContext, *, eval_sets: EvalSets | None = None,
     else each checkpoint is scored on each scoring's collection. ``nothing`` is the error when no cell
     results (it should say which --checkpoint to give)."""
     params = params if params is not None else suite_params(suite)
-    tasks = suite_tasks(suite.tasks, ctx)
+    tasks = suite_tasks(suite.tasks, ctx, fits)
     can_train = bool(suite.train) or bool(params.methods) or trains_by_default
     cells: dict[str, Cell] = {}
     if ctx.methods or (not ctx.checkpoints and can_train):
         methods, seeds, settings = methods_and_seeds(suite, ctx, params)
         for task in tasks:
-            missing = split_available(task, "train", ctx.data_dir)
+            missing = split_available(task, get_task(task).train_split, ctx.data_dir)
             if missing:
                 log.warning("suite %s: %s; skipping its trained cells (%s) — never trained on dev data; give "
                             "--checkpoint %s/NAME=PATH", suite.name, missing, ", ".join(methods), task)

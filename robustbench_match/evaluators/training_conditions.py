@@ -16,7 +16,7 @@ import numpy as np
 from ..conditions.base import (CONDITIONS, Perturbed, condition_name, parse_condition, parse_ratio,
                                perturbed_training_set)
 from ..conditions.minority import MINORITY_LABEL
-from ..data import load_split
+from ..data import load_train
 from ..errors import DataError, RBMError
 from ..tasks import get_task
 from .base import Cell, CellResult, CheckpointRef, Evaluator, RunContext, TrainRequest
@@ -43,6 +43,11 @@ class TrainingConditionEvaluator(Evaluator):
             names.insert(0, "clean")
         return names
 
+    def task_problem(self, task) -> Optional[str]:
+        if task.is_regression:
+            return f"{self.kind} needs a classification task ({task.name} is a regression task)"
+        return None
+
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
         params = self.params(suite)
         conditions = self.conditions(suite)
@@ -61,6 +66,7 @@ class TrainingConditionEvaluator(Evaluator):
                              build=lambda: sets.get(task, cond, seed).examples)
 
         cells = plan_grid(suite, ctx, conditions=conditions, train_data=train_data, trains_by_default=True,
+                          fits=self.task_problem,
                           external=lambda tasks: self._external_cells(suite, tasks, conditions, ctx, sets),
                           params=params)
         for task, reason in sets.missing_tasks().items():
@@ -138,7 +144,7 @@ class _PerturbedSets:
             return None
         if task not in self._train:
             try:
-                self._train[task] = load_split(task, "train", self.data_dir)
+                self._train[task] = load_train(task, self.data_dir)
             except DataError as exc:
                 self._missing[task] = f"no {get_task(task).display} train data ({exc})"
                 return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from ..results import ResultStore
 from .base import ExecutorOptions, JobOutcome
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ class InlineExecutor:
             import torch
 
             torch.set_num_threads(int(self.options.threads_per_worker))
-        store = ResultStore(ctx.output)
+        store = ctx.result_store()
         info = executor_info("inline")
         total = sum(len(j.cells) for j in jobs)
         done = 0

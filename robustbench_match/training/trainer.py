@@ -26,9 +26,9 @@ from .. import __version__
 from ..card import CARD_FILE, write_card
 from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
-from ..data import Examples, load_split
+from ..data import Examples, load_train
 from ..errors import RBMError
-from ..inference import autocast_context, check_fp16_range, check_max_length, resolve_device, resolve_precision, tokenize
+from ..inference import autocast_context, check_max_length, resolve_device, resolve_precision, tokenize
 from ..models import describe_base_model, resolve_base_model
 from ..tasks import TaskSpec, get_task
 from .config import TrainConfig
@@ -272,7 +272,7 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
     method.check_task(task)
     rank, world = distributed()
     out, tmp = prepare_output(cfg.output, cfg.overwrite)
-    examples = train_examples if train_examples is not None else load_split(task, "train", cfg.data_dir)
+    examples = train_examples if train_examples is not None else load_train(task, cfg.data_dir)
     if examples.task.name != task.name:
         raise RBMError(f"train_examples are for task {examples.task.name}, the config says {task.name}")
     if cfg.max_train_examples is not None and len(examples) > cfg.max_train_examples:
@@ -515,6 +515,8 @@ def _card(cfg, task, method, examples, base, precision, device, world, total, se
     hyper["precision"] = precision
     return {
         "task": task.name,
+        "task_file": task.source,
+        "task_sha256": task.sha256,
         "method": method.name,
         "hyperparameters": hyper,
         "seed": cfg.seed,

@@ -30,6 +30,10 @@ class GroupDRO(Method):
         if self.hparams["dro_groups"] == "label":
             examples = dataclasses.replace(examples, extra={**examples.extra, "group": [int(y) for y in examples.labels]})
         groups = examples.extra.get("group")
+        if groups is not None and any(isinstance(g, str) for g in groups):  # a task's group_field: values -> ids
+            index = {name: i for i, name in enumerate(sorted({str(g) for g in groups}))}
+            groups = [index[str(g)] for g in groups]
+            examples = dataclasses.replace(examples, extra={**examples.extra, "group": groups})
         if groups is None:
             raise RBMError("method group-dro needs group ids: pass train_examples with extra['group'] "
                            "(a list of ints, one per example, e.g. from `rbm data` / the mnli-negation suite), "

@@ -1,0 +1,392 @@
+"""Tasks are YAML files: the package's own (``robustbench_match/tasks/*.yaml``: the nine GLUE tasks) plus
+those on ``--include-path DIR`` / ``$RBM_INCLUDE_PATH`` (later paths override earlier ones), as
+lm-evaluation-harness does. One mechanism, one registry: a user's CSV, JSON(L) or parquet task and GLUE
+are the same kind of object, so every evaluator that fits a task runs on it.
+
+Keys (typed and checked at load; an unknown key, a wrong type or a missing file is one line naming the file
+and the key)::
+
+    task: my-sst2                   # name on the command line, in records and tables
+    display: My SST-2               # column header (default: the name)
+    dataset_path: csv               # anything datasets.load_dataset takes: a hub id, or csv/json/parquet
+    dataset_name: null              # hub config
+    revision: null                  # hub revision (recorded)
+    data_files: {train: train.csv, validation: dev.csv}   # relative to this file
+    text_fields: [sentence]         # one field, or two (a sentence pair)
+    label_field: label
+    label_names: [negative, positive]   # ids in this order; the file may hold ids or names; null: regression
+    eval_splits: {my-sst2: validation}  # eval-set name -> split (several allowed, as MNLI m/mm)
+    metrics: [accuracy]             # from the metric registry; the first is the main metric
+    group_field: null               # worst-group accuracy over this column's values (groups suite)
+    train_split: train              # the split training-time suites train on
+    seed_key: null                  # name keying the seeded samples/perturbations (default: the task name)
+    glue_data: {...}                # optional: how a classic glue_data folder stores it (for --data-dir)
+
+Label names and ids of the GLUE tasks follow the Hugging Face ``glue`` dataset, so a checkpoint's
+``id2label`` is checked (and remapped) against them by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import yaml
+
+from ..errors import RBMError
+from ..registry import Registry
+
+BUILTIN_TASKS_DIR = Path(__file__).resolve().parent
+INCLUDE_ENV = "RBM_INCLUDE_PATH"
+#: formats datasets.load_dataset reads from local files, by file suffix (used when dataset_path is omitted)
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}")
+
+
+@dataclass(frozen=True)
+class LocalLayout:
+    """How the classic ``glue_data/<TASK>/`` folder stores a task (header, columns, label form)."""
+
+    header: bool = True
+    # field (text field or "label") -> TSV header name, or column index when there is no header
+    columns: dict[str, str | int] = field(default_factory=dict)
+    label_form: str = "int"  # "int" (label ids), "name" (label names), or "float" (regression)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task, as its YAML file defines it. ``eval_sets`` maps the names used in results and tables to
+    dataset splits."""
+
+    name: str
+    display: str
+    glue_dir: str  # folder name in the classic glue_data layout (the task name when it has none)
+    text_keys: tuple[str, ...]
+    label_names: Optional[tuple[str, ...]]  # None for regression
+    metrics: tuple[str, ...]
+    main_metric: str
+    layout: Optional[LocalLayout]  # None: no glue_data layout (data comes from data_files or the hub)
+    split_files: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "dev"})
+    eval_sets: dict[str, str] = field(default_factory=dict)
+    dataset_path: Optional[str] = None
+    dataset_name: Optional[str] = None
+    revision: Optional[str] = None
+    data_files: Optional[dict[str, tuple[str, ...]]] = None  # split -> absolute paths
+    label_field: str = "label"
+    label_range: Optional[tuple[float, float]] = None  # regression: the valid score range
+    group_field: Optional[str] = None
+    train_split: str = "train"
+    seed_key: Optional[str] = None
+    aliases: tuple[str, ...] = ()
+    source: Optional[str] = None  # the YAML file
+    sha256: Optional[str] = None  # of the YAML file's bytes (part of every cell's fingerprint)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.label_names is None
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.label_names is None else len(self.label_names)
+
+    @property
+    def is_pair(self) -> bool:
+        return len(self.text_keys) == 2
+
+    @property
+    def rng_key(self) -> str:
+        """What seeded streams (training samples, perturbations, --limit samples) are keyed by: the task name
+        unless ``seed_key`` says otherwise (a copy of SST-2 from CSV with ``seed_key: sst2`` draws SST-2's)."""
+        return self.seed_key or self.name
+
+    @property
+    def builtin(self) -> bool:
+        return self.source is not None and Path(self.source).parent == BUILTIN_TASKS_DIR
+
+    def eval_splits(self) -> dict[str, str]:
+        return self.eval_sets or {self.name: "validation"}
+
+    def splits(self) -> tuple[str, ...]:
+        """Every split this task can load (train and the eval splits)."""
+        return tuple(dict.fromkeys([self.train_split, *self.eval_splits().values()]))
+
+
+TASKS: Registry[TaskSpec] = Registry("task")
+GLUE_TASKS: tuple[str, ...] = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
+
+
+# ---------------------------------------------------------------------------- the YAML schema
+#: key -> (types, required, description for messages)
+_SCHEMA: dict[str, tuple[tuple[type, ...], bool, str]] = {
+    "task": ((str,), True, "a task name"),
+    "display": ((str,), False, "a string"),
+    "description": ((str,), False, "a string"),
+    "aliases": ((list,), False, "a list of names"),
+    "dataset_path": ((str,), False, "a hub id or csv/json/parquet"),
+    "dataset_name": ((str, type(None)), False, "a string or null"),
+    "revision": ((str, type(None)), False, "a string or null"),
+    "data_files": ((dict, type(None)), False, "a mapping split -> file (or list of files)"),
+    "text_fields": ((list,), True, "a list of one or two field names"),
+    "label_field": ((str,), False, "a field name"),
+    "label_names": ((list, type(None)), False, "a list of label names, or null for regression"),
+    "label_range": ((list, type(None)), False, "[low, high]"),
+    "eval_splits": ((dict,), False, "a mapping eval-set name -> split"),
+    "metrics": ((list,), False, "a list of metric names"),
+    "group_field": ((str, type(None)), False, "a field name or null"),
+    "train_split": ((str,), False, "a split name"),
+    "seed_key": ((str, type(None)), False, "a string or null"),
+    "glue_data": ((dict, type(None)), False, "a mapping (folder, header, columns, label_form, files)"),
+}
+_GLUE_KEYS = {"folder", "header", "columns", "label_form", "files"}
+
+
+def _fail(path: Path, key: str, what: str) -> RBMError:
+    return RBMError(f"{path}: {key}: {what}")
+
+
+def _strings(path: Path, key: str, value: Any, n: Optional[tuple[int, int]] = None) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(path, key, f"expected a list of non-empty strings (got {value!r})")
+    if n and not n[0] <= len(value) <= n[1]:
+        raise _fail(path, key, f"expected {n[0]}{'' if n[0] == n[1] else f' to {n[1]}'} entries (got {len(value)})")
+    if len(set(value)) != len(value):
+        raise _fail(path, key, f"holds a name twice ({value!r})")
+    return tuple(value)
+
+
+def _data_files(path: Path, value: Optional[dict]) -> Optional[dict[str, tuple[str, ...]]]:
+    if value is None:
+        return None
+    out = {}
+    for split, files in value.items():
+        files = [files] if isinstance(files, str) else files
+        if not isinstance(split, str) or not isinstance(files, list) or not files or \
+                not all(isinstance(f, str) for f in files):
+            raise _fail(path, "data_files", f"{split!r}: expected a file name or a list of them (got {files!r})")
+        resolved = []
+        for f in files:
+            p = Path(f).expanduser()
+            p = p if p.is_absolute() else path.parent / p
+            if not p.is_file():
+                raise _fail(path, f"data_files.{split}", f"no such file {p}")
+            resolved.append(str(p.resolve()))
+        out[split] = tuple(resolved)
+    return out
+
+
+def _glue_layout(path: Path, value: dict, name: str, text_keys: Sequence[str],
+                 regression: bool) -> tuple[str, LocalLayout, dict[str, str]]:
+    unknown = sorted(set(value) - _GLUE_KEYS)
+    if unknown:
+        raise _fail(path, f"glue_data.{unknown[0]}", f"unknown key (expected {', '.join(sorted(_GLUE_KEYS))})")
+    columns = value.get("columns") or {}
+    if not isinstance(columns, dict) or not all(isinstance(v, (str, int)) for v in columns.values()):
+        raise _fail(path, "glue_data.columns", "expected a mapping field -> column name or index")
+    missing = [k for k in (*text_keys, "label") if k not in columns]
+    if missing:
+        raise _fail(path, "glue_data.columns", f"no column for {missing} (every text field and 'label')")
+    form = value.get("label_form", "float" if regression else "int")
+    if form not in ("int", "name", "float"):
+        raise _fail(path, "glue_data.label_form", f"expected int, name or float (got {form!r})")
+    files = value.get("files") or {"train": "train", "validation": "dev"}
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise _fail(path, "glue_data.files", "expected a mapping split -> file stem (train: train, validation: dev)")
+    folder = value.get("folder", name)
+    header = value.get("header", True)
+    if not isinstance(folder, str) or not isinstance(header, bool):
+        raise _fail(path, "glue_data", "folder must be a string and header true/false")
+    return folder, LocalLayout(header=header, columns=dict(columns), label_form=form), dict(files)
+
+
+def parse_task(data: Any, path: Path) -> TaskSpec:
+    """A TaskSpec from a task file's mapping, every key checked (one line naming the file and the key)."""
+    from ..metrics import METRICS
+
+    if not isinstance(data, dict):
+        raise RBMError(f"{path}: expected a mapping with keys task, text_fields, ...")
+    for key, value in data.items():
+        if key not in _SCHEMA:
+            raise _fail(path, str(key), f"unknown key (expected {', '.join(sorted(_SCHEMA))})")
+        types, _, what = _SCHEMA[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise _fail(path, key, f"expected {what} (got {value!r})")
+    for key, (_, required, _) in _SCHEMA.items():
+        if required and key not in data:
+            raise _fail(path, key, "missing (required)")
+    name = data["task"]
+    if not _NAME.fullmatch(name):
+        raise _fail(path, "task", f"{name!r} is not a task name (letters, digits and - _ . +; it names folders)")
+    text_keys = _strings(path, "text_fields", data["text_fields"], (1, 2))
+    label_names = None if data.get("label_names") is None else _strings(path, "label_names", data["label_names"], (2, 1000))
+    regression = label_names is None
+    metrics = _strings(path, "metrics", data.get("metrics") or (["spearmanr", "pearson"] if regression else ["accuracy"]))
+    for m in metrics:
+        if m not in METRICS:
+            raise _fail(path, "metrics", f"unknown metric {m!r} (known: {', '.join(METRICS.names())})")
+    if not regression and any(METRICS.canonical(m) in ("pearson", "spearmanr") for m in metrics):
+        raise _fail(path, "metrics", "pearson/spearmanr are for regression tasks (label_names: null)")
+    if regression and any(METRICS.canonical(m) not in ("pearson", "spearmanr") for m in metrics):
+        raise _fail(path, "metrics", "a regression task (label_names: null) takes pearson and spearmanr")
+    eval_splits = data.get("eval_splits") or {name: "validation"}
+    if not all(isinstance(k, str) and _NAME.fullmatch(k) and isinstance(v, str) for k, v in eval_splits.items()):
+        raise _fail(path, "eval_splits", "expected a mapping eval-set name -> split name")
+    label_range = data.get("label_range")
+    if label_range is not None and (len(label_range) != 2 or not all(isinstance(v, (int, float)) for v in label_range)
+                                    or label_range[0] >= label_range[1]):
+        raise _fail(path, "label_range", f"expected [low, high] (got {label_range!r})")
+    data_files = _data_files(path, data.get("data_files"))
+    dataset_path = data.get("dataset_path")
+    if dataset_path is None and data_files:
+        suffixes = {Path(f).suffix.lower() for files in data_files.values() for f in files}
+        formats = {_SUFFIX_FORMATS.get(s) for s in suffixes}
+        if len(formats) != 1 or None in formats:
+            raise _fail(path, "dataset_path", f"missing, and the data_files' suffixes {sorted(suffixes)} do not name "
+                                              f"one format (give csv, json or parquet)")
+        dataset_path = formats.pop()
+    glue = data.get("glue_data")
+    if dataset_path is None and glue is None:
+        raise _fail(path, "dataset_path", "missing (a hub id, or csv/json/parquet with data_files)")
+    if data_files is not None:
+        needed = {*eval_splits.values()}
+        missing = sorted(needed - set(data_files))
+        if missing:
+            raise _fail(path, "data_files", f"no file for split(s) {missing} (named in eval_splits)")
+    glue_dir, layout, split_files = name, None, {}
+    if glue is not None:
+        glue_dir, layout, split_files = _glue_layout(path, glue, name, text_keys, regression)
+    aliases = _strings(path, "aliases", data["aliases"]) if data.get("aliases") else ()
+    raw = path.read_bytes()
+    return TaskSpec(
+        name=name, display=data.get("display") or name, glue_dir=glue_dir, text_keys=text_keys,
+        label_names=label_names, metrics=metrics, main_metric=metrics[0], layout=layout,
+        split_files=split_files or {"train": "train", "validation": "dev"},
+        eval_sets={} if eval_splits == {name: "validation"} else dict(eval_splits),
+        dataset_path=dataset_path, dataset_name=data.get("dataset_name"), revision=data.get("revision"),
+        data_files=data_files, label_field=data.get("label_field", "label"),
+        label_range=tuple(label_range) if label_range else ((0.0, 5.0) if regression and glue else None),
+        group_field=data.get("group_field"), train_split=data.get("train_split", "train"),
+        seed_key=data.get("seed_key"), aliases=aliases, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RBMError(f"{path}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+    except UnicodeDecodeError:
+        raise RBMError(f"{path}: not UTF-8 text") from None
+
+
+def is_task_file(data: Any) -> bool:
+    return isinstance(data, dict) and "task" in data and "suite" not in data
+
+
+# ---------------------------------------------------------------------------- discovery
+_loaded: list[str] = []  # the folders whose task files are in the registry, in order
+
+
+def include_dirs(include: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    """``$RBM_INCLUDE_PATH`` then ``--include-path`` folders (suites and tasks share them)."""
+    dirs = [Path(p) for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p] + [Path(p) for p in include]
+    for d in dirs:
+        if not d.is_dir():
+            raise RBMError(f"include path {d}: not a folder (expected a folder of suite/task YAML files)")
+    return dirs
+
+
+def _register_folder(folder: Path, *, builtin: bool) -> None:
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.y*ml")):
+        data = read_yaml(path)
+        if not is_task_file(data):
+            continue
+        spec = parse_task(data, path)
+        if spec.name in seen:
+            raise RBMError(f"{path}: task {spec.name!r} is also defined in {seen[spec.name]} (one name, one task)")
+        seen[spec.name] = path
+        _check_eval_sets(spec)
+        TASKS.register(spec.name, spec, aliases=() if not builtin else (spec.glue_dir, *spec.aliases),
+                       override=not builtin)
+        if not builtin:
+            for alias in spec.aliases:
+                TASKS._aliases[TASKS._norm(alias)] = spec.name
+
+
+def _check_eval_sets(spec: TaskSpec) -> None:
+    """An eval-set name identifies the task in every cell key: two tasks may not share one."""
+    for other in TASKS.names():
+        if other == spec.name:
+            continue
+        theirs = TASKS.get(other)
+        clash = set(spec.eval_splits()) & set(theirs.eval_splits())
+        if clash:
+            raise RBMError(f"{spec.source}: eval_splits: {sorted(clash)[0]!r} is already an eval set of task "
+                           f"{other!r} ({theirs.source}); eval-set names must be unique")
+        if spec.name.lower() in {a.lower() for a in theirs.aliases} or spec.name.lower() == theirs.glue_dir.lower():
+            raise RBMError(f"{spec.source}: task: {spec.name!r} is already a name of task {other!r} ({theirs.source})")
+
+
+def load_task_files(include: Sequence[str | os.PathLike] = ()) -> list[TaskSpec]:
+    """Register the task files of the include folders (``$RBM_INCLUDE_PATH``, then ``include``); later
+    folders override earlier ones and the built-ins. Idempotent per folder; returns the tasks added."""
+    added = []
+    for folder in include_dirs(include):
+        key = str(folder.resolve())
+        if key in _loaded:
+            continue
+        before = {n: TASKS.get(n) for n in TASKS.names()}
+        _register_folder(folder, builtin=False)
+        _loaded.append(key)
+        added += [TASKS.get(n) for n in TASKS.names() if before.get(n) is not TASKS.get(n)]
+    return added
+
+
+_register_folder(BUILTIN_TASKS_DIR, builtin=True)
+
+
+def register_record_tasks(records: Sequence[dict]) -> None:
+    """Tables and plots of user tasks without ``--include-path``: a record names its task file
+    (``config.task_file``); tasks not registered yet are read from there."""
+    for rec in records:
+        name = rec.get("task")
+        if not isinstance(name, str) or name in TASKS:
+            continue
+        source = ((rec.get("config") or {}).get("task_file") if isinstance(rec.get("config"), dict) else None)
+        if isinstance(source, str) and Path(source).is_file():
+            data = read_yaml(Path(source))
+            if is_task_file(data):
+                spec = parse_task(data, Path(source))
+                if spec.name == name:
+                    TASKS.register(spec.name, spec, override=True)
+                    continue
+        raise RBMError(f"results name task {name!r}, which is not registered and whose task file "
+                       f"{source or '(not recorded)'} is not readable; pass --include-path DIR (the folder of its "
+                       f"task YAML)")
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look a task up by name, glue_data folder name or alias, case-insensitively."""
+    if isinstance(name, TaskSpec):
+        return name
+    return TASKS.get(name)
+
+
+def eval_set_display(task: TaskSpec, eval_set: str) -> str:
+    """Column header for an eval set: ``SST-2``, ``MNLI-m``, ``MNLI-mm``."""
+    if eval_set == task.name:
+        return task.display
+    suffix = eval_set[len(task.name):] if eval_set.startswith(task.name) else "-" + eval_set
+    return task.display + suffix
+
+
+def task_of_eval_set(eval_set: str) -> Optional[TaskSpec]:
+    """The task that has ``eval_set`` (eval-set names are unique across tasks)."""
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        if eval_set in task.eval_splits():
+            return task
+    return None
