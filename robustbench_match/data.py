@@ -167,6 +167,7 @@ def _load_files(spec: TaskSpec, split: str) -> Examples:
     files = spec.data_files[split]
     key = (spec.dataset_path, files, tuple(os.stat(f).st_mtime_ns for f in files))
     if key not in _FILE_CACHE:
+        datasets.disable_progress_bars()  # one "Generating split" bar per file read is noise in a run's log
         kwargs = {"delimiter": "\t"} if spec.dataset_path == "csv" and all(f.endswith(".tsv") for f in files) else {}
         try:
             _FILE_CACHE[key] = datasets.load_dataset(spec.dataset_path, data_files={split: list(files)}, split=split,

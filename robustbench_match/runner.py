@@ -129,6 +129,8 @@ def _eval_sha(evaluator: Evaluator, cell: Cell, ctx: RunContext, cache: dict) ->
         try:
             cache[key] = evaluator.examples(cell, ctx).sha256
         except DataError as exc:
+            if get_task(cell.task).data_files is not None:  # a user's own files: a bad file stops the run now
+                raise
             log.debug("%s: eval data not readable at plan time (%s)", cell.key, exc)
             cache[key] = "unknown"
     return cache[key]

@@ -67,7 +67,7 @@ def test_wrong_label_count_is_one_line_and_keeps_results(sst2_checkpoint, data_d
     (["nosuch"], "unknown suite 'nosuch'"),
     (["glue-dev", "--checkpoint", "x=./missing/folder"], "does not exist"),
     (["glue-dev", "--checkpoint", "novalue"], "expected NAME=PATH"),
-    (["quickstart", "--tasks", "rte"], "--tasks: rte not in this suite"),
+    (["advglue", "--tasks", "cola"], "--tasks cola: not in this suite"),
     (["glue-dev", "--tasks", "sst3"], "unknown task 'sst3'"),
 ])
 def test_bad_input_one_line(args, message, capsys, tmp_path):

@@ -146,6 +146,6 @@ def build_attack(name: str, model_wrapper, *, query_budget: Optional[int] = None
     with environment.no_nltk_downloads(), _local_models():
         attack = spec.recipe_class().build(model_wrapper)
     goal = attack.goal_function
-    goal.query_budget = float(query_budget) if query_budget else float("inf")
+    goal.query_budget = int(query_budget) if query_budget else float("inf")  # textattack slices by it: an int
     goal.batch_size = int(model_batch_size)
     return attack

@@ -66,6 +66,8 @@ class GroupEvaluator(Evaluator):
     def eval_sets(self, suite, task: str) -> dict[str, str]:
         splits = get_task(task).eval_splits()
         wanted = self.params(suite).eval_sets or list(splits)
+        if task not in suite.tasks:  # a task added with --tasks: params.eval_sets name the suite's own tasks' sets
+            wanted = [e for e in wanted if e in splits] or list(splits)
         unknown = [e for e in wanted if e not in splits]
         if unknown:
             raise RBMError(f"suite {suite.name}: params.eval_sets: unknown {unknown} (expected {list(splits)})")
