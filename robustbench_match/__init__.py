@@ -1,5 +1,23 @@
-"""robustbench-match: robustness evaluation and robust fine-tuning (Match-Tuning and baselines)."""
-__version__ = "0.1.0"
+"""robustbench-match: robustness evaluation and robust fine-tuning (Match-Tuning and baselines).
+
+Data flows one way — task data → model → predictions → metrics → store → tables — and so do imports.
+Layers, lowest first; a module imports only from its own layer or a lower one, and no modules import
+each other in a circle (``tests/test_layers.py`` reads this list and fails on an upward or circular
+import; imports under ``if TYPE_CHECKING:`` are type hints, not imports):
+
+0. _version, errors, registry, typed, inputs, models
+1. metrics, inference
+2. tasks, figures
+3. data, card, stats
+4. results, conditions, checkpoints
+5. training
+6. evaluators, attacks, suites
+7. cells, cellrun, executors
+8. runner
+9. reports
+10. api, commands, cli, __init__
+"""
+from ._version import __version__
 
 __all__ = ["evaluate", "train", "table", "EvalResult", "__version__"]
 

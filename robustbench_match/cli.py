@@ -44,7 +44,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(prog="rbm", description="robustbench-match: robustness suites for fine-tuned NLP models")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .errors import RBMError
 
 FORMATS = ("png", "pdf", "svg")

@@ -9,7 +9,7 @@ most predicted class and the score a constant majority-class prediction gets wit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -96,20 +96,32 @@ DerivedFn = Callable[["TaskSpec", np.ndarray, np.ndarray], float]
 DERIVED_METRICS: Registry[DerivedFn] = Registry("derived metric")
 
 
+def advglue_subset_score(task: str, metrics: Mapping[str, float]) -> float:
+    """A subset's AdvGLUE score (the leaderboard's rule): QQP averages accuracy and F1, every other task is
+    accuracy. Here, below the evaluators, because the degenerate-model guard scores a constant prediction
+    with it too."""
+    if task == "qqp":
+        return (metrics["accuracy"] + metrics["f1"]) / 2
+    return metrics["accuracy"]
+
+
 @DERIVED_METRICS.register("advglue_score")
 def _advglue_score(task: "TaskSpec", labels: np.ndarray, predictions: np.ndarray) -> float:
-    from .evaluators.advglue import subset_score
-
-    return subset_score(task.name, compute_metrics(task.metrics, labels, predictions)
-                        | compute_metrics(("accuracy",), labels, predictions))
+    return advglue_subset_score(task.name, compute_metrics(task.metrics, labels, predictions)
+                                | compute_metrics(("accuracy",), labels, predictions))
 
 
-@DERIVED_METRICS.register("minority_accuracy")
-def _minority_accuracy(task: "TaskSpec", labels: np.ndarray, predictions: np.ndarray) -> float:
-    from .conditions.minority import MINORITY_LABEL
+#: the label whose training rows the minority condition reduces (paper Table 5), and whose dev rows it scores
+MINORITY_LABEL = 1
 
-    target = np.asarray(labels) == MINORITY_LABEL
-    return float((np.asarray(predictions)[target] == MINORITY_LABEL).mean()) if target.any() else float("nan")
+
+def minority_accuracy(labels: np.ndarray, predictions: np.ndarray, label: int = MINORITY_LABEL) -> float:
+    """Accuracy on the gold rows of ``label`` (NaN when there are none)."""
+    target = np.asarray(labels) == label
+    return float((np.asarray(predictions)[target] == label).mean()) if target.any() else float("nan")
+
+
+DERIVED_METRICS.register("minority_accuracy", lambda task, y, p: minority_accuracy(y, p))
 
 
 # The attack's outputs after attack are the cell's predictions: accuracy on them is accuracy under attack.

@@ -21,7 +21,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import RBMError
 
 # 2: records carry the degenerate-model guard (``degenerate``, ``details.prediction_share``,
@@ -165,9 +165,6 @@ class ResultStore:
             os.unlink(probe)
         except OSError as exc:
             raise RBMError(f"--output {self.dir}: cannot write results here ({exc.strerror or exc})") from None
-
-    def keys(self) -> set[str]:
-        return {r["key"] for r in self.records()}
 
     def put(self, record: dict) -> None:
         """Add or replace one record, atomically."""

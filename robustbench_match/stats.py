@@ -10,7 +10,6 @@
   accuracy, a paired bootstrap over examples for F1/MCC/correlations (Dror et al., 2018).
 * ``proportion_ci`` — Wilson or Clopper–Pearson intervals for an accuracy; a percentile bootstrap
   collapses to [0, 0] at 0/91 correct, the exact interval reaches ≈ 4 %.
-* ``bootstrap_group_ci`` — kept for statistics without an exact interval (e.g. the mean over groups).
 
 Every resampling is seeded and the seed is returned with its result.
 """
@@ -325,35 +324,6 @@ def group_accuracies(correct: np.ndarray, groups: np.ndarray, n_groups: int) -> 
 
 def worst_group(acc: np.ndarray) -> float:
     return float(np.nanmin(acc)) if np.isfinite(acc).any() else float("nan")
-
-
-def bootstrap_group_ci(correct: np.ndarray, groups: np.ndarray, n_groups: int,
-                       statistic: Callable[[np.ndarray], float] = worst_group, *, n_boot: int = 1000,
-                       level: float = 0.95, seed: int = 0) -> tuple[Interval, np.ndarray]:
-    """Percentile CI of ``statistic(per-group accuracies)`` under a stratified bootstrap, plus the
-    per-group percentile intervals (shape ``(n_groups, 2)``).
-
-    Only for statistics without an exact interval (e.g. the mean over groups): a percentile interval of
-    one group's accuracy collapses at 0 or 1 correct — use ``proportion_ci`` for that. Resampling
-    within groups keeps each group's size fixed, as the evaluation set fixes it.
-    """
-    correct = np.asarray(correct, dtype=float)
-    groups = np.asarray(groups, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    members = [np.flatnonzero(groups == g) for g in range(n_groups)]
-    boot = np.full((n_boot, n_groups), np.nan)
-    for g, idx in enumerate(members):
-        if idx.size:
-            draws = rng.integers(0, idx.size, size=(n_boot, idx.size))
-            boot[:, g] = correct[idx][draws].mean(axis=1)
-    stat = np.asarray([statistic(row) for row in boot])
-    alpha = (1 - level) / 2
-    low, high = np.nanquantile(stat, [alpha, 1 - alpha])
-    per_group = np.full((n_groups, 2), np.nan)
-    for g, idx in enumerate(members):
-        if idx.size:
-            per_group[g] = np.quantile(boot[:, g], [alpha, 1 - alpha])
-    return Interval(float(low), float(high), level, n_boot, seed), per_group
 
 
 def format_p(p: Optional[float]) -> str:

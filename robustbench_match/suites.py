@@ -80,9 +80,12 @@ def load_suite_file(path: Path, data: Any = None) -> Suite:
         raise RBMError(f"{path}: suite: {str(name)[:60]!r} is not a suite name (expected letters, digits and "
                        f"- _ . +, starting with a letter or digit, at most 80 characters; it names folders)")
     params = dict(data.get("params") or {})
+    from .training.config import parse_train_block
+
+    train = parse_train_block(data.get("train"), str(path))
     return Suite(name=name, description=str(data.get("description", "")).strip(),
                  evaluator=str(data["evaluator"]), tasks=[get_task(str(t)).name for t in tasks],
-                 params=params, train=dict(data.get("train") or {}),
+                 params=params, train=train,
                  metadata=dict(data.get("metadata") or {}), path=path,
                  typed_params=parse_params(str(data["evaluator"]), params, str(path)))
 

@@ -678,7 +678,7 @@ def test_published_copies_are_validated_and_quarantined_never_lost(env, capsys, 
     (pub / "list.json").write_text("[1, 2]")
     before = (env["run"] / "results.jsonl").read_bytes()
     from robustbench_match.results import ResultStore
-    from robustbench_match.runner import merge_published
+    from robustbench_match.cellrun import merge_published
 
     with caplog.at_level(logging.WARNING):
         assert merge_published(ResultStore(env["run"])) == 0
@@ -765,7 +765,7 @@ def test_a_full_disk_is_one_line_and_a_trained_checkpoint_survives(env, capsys, 
         return real(path, text)
 
     monkeypatch.setattr(results, "atomic_write_text", full)
-    monkeypatch.setattr("robustbench_match.runner.atomic_write_text", full)
+    monkeypatch.setattr("robustbench_match.cellrun.atomic_write_text", full)
     code, _, err = rbm(["run", suite, "--data-dir", env["root"], "--output", out, "--format", "none"], capsys)
     assert code == 1 and "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("rbm ")]

@@ -49,23 +49,30 @@ def with_params(suite, assignments: list[str]):
 
     from ..evaluators.params import parse_params
 
-    params = dict(suite.params)
+    from ..training.config import parse_train_block
+
+    params, train = dict(suite.params), dict(suite.train)
     for item in assignments:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise RBMError(f"--set {item!r}: expected KEY=VALUE (e.g. --set num_examples=20)")
         try:
-            params[key.strip()] = yaml.safe_load(text)
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise RBMError(f"--set {item!r}: the value is not valid YAML (e.g. 0.1, true, [0.05, 0.1])") from None
+        if key.strip().startswith("train."):  # the suite's train: block (lr, epochs, batch_size, ...)
+            train[key.strip()[len("train."):]] = value
+        else:
+            params[key.strip()] = value
     where = f"--set (suite {suite.name})"
+    train = parse_train_block(train, where)
     typed = parse_params(suite.evaluator, params, where)
     if typed is None:  # an evaluator without a params dataclass: at least no key the suite does not have
         unknown = sorted(set(params) - set(suite.params))
         if unknown:
             raise RBMError(f"{where}: unknown param(s) {', '.join(unknown)} (the suite has: "
                            f"{', '.join(sorted(suite.params)) or 'none'})")
-    return dataclasses.replace(suite, params=params, typed_params=typed)
+    return dataclasses.replace(suite, params=params, typed_params=typed, train=train)
 
 
 def check_args(args) -> None:
@@ -100,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "
-                             "--set 'ratios=[0.1, 0.2]'; repeatable")
+                             "--set 'ratios=[0.1, 0.2]', or of its train: block, e.g. --set train.lr=1e-4; repeatable")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="score a seeded sample of N examples of each eval set (quick checks only: the record's "
                              "data source says so; textattack samples with --num-examples)")

@@ -5,9 +5,8 @@ import numpy as np
 
 from ..data import Examples
 from ..errors import RBMError
+from ..metrics import MINORITY_LABEL  # the metric owns the label it scores; re-exported here
 from .base import CONDITIONS, Perturbed, condition_name, count_for, rng_for
-
-MINORITY_LABEL = 1
 
 
 @CONDITIONS.register("minority", aliases=("minority-class", "reduction"))

@@ -14,6 +14,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ..metrics import advglue_subset_score
 from ..checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
 from ..data import Examples, find_in_data_dir, resolve_data_dir
 from ..errors import DataError, RBMError
@@ -41,10 +42,8 @@ SCORE = "advglue_score"  # per subset: accuracy, or mean(accuracy, F1) for QQP â
 
 # ---------------------------------------------------------------------------- the official score
 def subset_score(task: str, metrics: Mapping[str, float]) -> float:
-    """A subset's AdvGLUE score: QQP averages accuracy and F1, every other task is accuracy."""
-    if get_task(task).name == "qqp":
-        return (metrics["accuracy"] + metrics["f1"]) / 2
-    return metrics["accuracy"]
+    """A subset's AdvGLUE score (the rule lives in ``metrics.advglue_subset_score``)."""
+    return advglue_subset_score(get_task(task).name, metrics)
 
 
 def official_score(by_eval_set: Mapping[str, Mapping[str, float]]) -> tuple[float, list[str]]:

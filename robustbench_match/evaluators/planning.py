@@ -149,11 +149,6 @@ def methods_and_seeds(suite, ctx: RunContext, params: Optional[SuiteParams] = No
     return canonical, [int(s) for s in dict.fromkeys(seeds)], spec
 
 
-def train_settings(suite, ctx: RunContext) -> tuple[list[str], list[int], dict]:
-    """Kept for callers of the earlier API: the same precedence as :func:`methods_and_seeds`."""
-    return methods_and_seeds(suite, ctx)
-
-
 def build_train_examples(recipe: Optional[dict], task: str, data_dir: Optional[str]):
     """The training set a recipe names, rebuilt bit for bit on any machine; None: the trainer loads it."""
     if not recipe:
@@ -297,13 +292,6 @@ def plan_grid(suite, ctx: RunContext, *, eval_sets: EvalSets | None = None,
                        f"tasks, and no training data to train one)")
     return list(cells.values())
 
-
-def trained_cells(suite, tasks: list[str], ctx: RunContext, eval_sets: EvalSets | None = None) -> list[Cell]:
-    """Cells whose checkpoints the runner trains itself (the earlier API; :func:`plan_grid` plans these)."""
-    sub = RunContext(**{**ctx.__dict__, "checkpoints": [], "tasks": tasks})
-    return plan_grid(suite, sub, eval_sets=eval_sets, trains_by_default=True)
-
-
 __all__ = ["Scoring", "TrainData", "build_train_examples", "canonical_method", "cells_for_checkpoints",
            "checkpoint_seed", "methods_and_seeds", "plan_grid", "split_available", "suite_tasks",
-           "tasks_of_checkpoint", "train_request", "trained_cells"]
+           "tasks_of_checkpoint", "train_request"]

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..conditions.base import (CONDITIONS, Perturbed, condition_name, parse_condition, parse_ratio,
                                perturbed_training_set)
-from ..conditions.minority import MINORITY_LABEL
 from ..data import load_train
 from ..errors import DataError, RBMError
+from ..metrics import MINORITY_LABEL, minority_accuracy
 from ..tasks import get_task
 from .base import Cell, CellResult, CheckpointRef, Evaluator, RunContext, TrainRequest
 from .params import TrainingConditionParams
@@ -176,10 +176,9 @@ class MinorityEvaluator(TrainingConditionEvaluator):
 
     def finish(self, result: CellResult) -> CellResult:
         labels, preds = np.asarray(result.labels), np.asarray(result.predictions)
-        target = labels == MINORITY_LABEL
-        minority = float((preds[target] == labels[target]).mean()) if target.any() else float("nan")
+        minority = minority_accuracy(labels, preds)  # the one definition (metrics), as the guard scores it
         result.metrics = {"minority_accuracy": minority, "accuracy": float((preds == labels).mean()),
                           **{k: v for k, v in result.metrics.items() if k != "accuracy"}}
         result.main_metric = "minority_accuracy"
-        result.details["n_minority_dev"] = int(target.sum())
+        result.details["n_minority_dev"] = int((labels == MINORITY_LABEL).sum())
         return result

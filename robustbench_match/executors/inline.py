@@ -15,7 +15,7 @@ class InlineExecutor:
         self.options = options
 
     def run(self, plan, jobs, ctx) -> list[JobOutcome]:
-        from ..runner import executor_info, run_cell
+        from ..cellrun import executor_info, run_cell
 
         if self.options.threads_per_worker:
             import torch

@@ -65,7 +65,7 @@ def run_job(spec_files: Sequence[str | os.PathLike], kind: str = "run-cell", job
     from ..cells import from_spec, read_spec
     from ..evaluators import EVALUATORS
     from ..results import ResultStore
-    from ..runner import executor_info, run_cell
+    from ..cellrun import executor_info, run_cell
 
     specs = [(str(p), read_spec(p)) for p in spec_files]
     if not specs:

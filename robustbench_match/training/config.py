@@ -79,3 +79,47 @@ class TrainConfig:
         skip = {"method", "task", "seed", "output", "model", "data_dir", "method_args", "device",
                 "condition", "overwrite", "log_every"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+
+#: TrainConfig fields the runner sets per cell; a suite's ``train:`` block may not (it would be silently overridden)
+RUNNER_FIELDS = frozenset({"method", "task", "seed", "output", "data_dir", "condition", "overwrite", "device"})
+
+
+def parse_train_block(raw: Any, where: str) -> dict[str, Any]:
+    """A suite's ``train:`` block, typed at load: ``methods`` and ``seeds`` (what to train), and TrainConfig's
+    own fields (epochs, lr, batch_size, max_length, ...). An unknown or mistyped key (``epoch: 3``) is one line
+    naming the file and the key, never a traceback at TrainConfig(**settings)."""
+    import difflib
+    import typing
+
+    from ..inputs import check_seed
+    from ..typed import coerce, type_name
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RBMError(f"{where}: train must be a mapping (methods, seeds, epochs, lr, ...)")
+    hints = typing.get_type_hints(TrainConfig)
+    allowed = sorted({f.name for f in dataclasses.fields(TrainConfig)} - RUNNER_FIELDS) + ["methods", "seeds"]
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise RBMError(f"{where}: train.{key}: unknown key{hint} (expected {', '.join(allowed)})")
+        if key in ("methods", "seeds"):
+            item = str if key == "methods" else int
+            if not isinstance(value, list) or not value or not all(isinstance(v, item) and not isinstance(v, bool)
+                                                                   for v in value):
+                raise RBMError(f"{where}: train.{key}: {value!r} is not a non-empty list of "
+                               f"{'method names' if key == 'methods' else 'integers'}")
+            if key == "seeds":
+                for seed in value:
+                    check_seed(seed, f"{where}: train.seeds:")
+            out[key] = list(value)
+            continue
+        ok, converted = coerce(value, hints[key])
+        if not ok:
+            raise RBMError(f"{where}: train.{key}: {value!r} is not {type_name(hints[key])}")
+        out[key] = converted
+    return out

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
+from .._version import __version__
 from ..card import CARD_FILE, write_card
 from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
