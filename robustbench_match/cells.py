@@ -19,50 +19,21 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from .card import CARD_FILE
-from .data import file_sha256
+from .checkpoints import checkpoint_digest
 from .errors import RBMError
 
 SPEC_VERSION = 1
 PARTS = ("checkpoint", "eval_data", "evaluator", "task")
 _PART_NAMES = {"checkpoint": "checkpoint (content or training request)", "eval_data": "eval data",
                "evaluator": "evaluator params", "task": "task file"}
-#: files of a model folder that decide its predictions (logs, plots and the card do not)
-_MODEL_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model", ".pt", ".pth")
 #: TrainConfig fields that do not change the trained weights (where and how the run is kept)
 _TRAIN_NOT_IDENTITY = ("output", "overwrite", "device", "log_every", "data_dir")
 
-_digest_cache: dict[tuple, str] = {}
 _split_cache: dict[tuple, Optional[str]] = {}
 
 
 def _sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
-
-
-# ---------------------------------------------------------------------------- checkpoint identity
-def checkpoint_digest(path: str) -> dict:
-    """What a checkpoint *is*: the sha256 of a model folder's weight, config and tokenizer files (not
-    its card or logs), of a predictions file, or a hub id (a remote name: its revision is not known
-    offline). Cached per (path, sizes, mtimes), so a grid hashes each folder once."""
-    p = Path(path)
-    if p.is_file():
-        stat = p.stat()
-        key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _digest_cache:
-            _digest_cache[key] = file_sha256(p)
-        return {"kind": "file", "sha256": _digest_cache[key]}
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in _MODEL_SUFFIXES
-                       and f.name != CARD_FILE and not f.name.startswith("."))
-        key = (str(p.resolve()), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
-        if key not in _digest_cache:
-            h = hashlib.sha256()
-            for f in files:
-                h.update(f.name.encode() + b"\0" + file_sha256(f).encode() + b"\n")
-            _digest_cache[key] = h.hexdigest()
-        return {"kind": "folder", "sha256": _digest_cache[key]}
-    return {"kind": "hub", "id": path}
 
 
 def train_identity(request, data_dir: Optional[str]) -> dict:

@@ -6,6 +6,7 @@ label order of ``id2label``. A checkpoint whose labels match by name in another 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -15,8 +16,8 @@ from typing import Callable, Optional, Protocol
 
 import numpy as np
 
-from .card import CARD_FILE, read_card  # noqa: F401 - the card module owns the card; CARD_FILE re-exported
-from .data import Examples
+from .card import CARD_FILE, read_card
+from .data import Examples, file_sha256
 from .errors import CheckpointError
 from .tasks import TASKS, TaskSpec, get_task, task_of_eval_set
 
@@ -225,6 +226,173 @@ def check_no_remote_code(folder: Path, where: str) -> None:
         raise CheckpointError(f"{where}: refusing a checkpoint that ships its own code ({what}); robustbench-match "
                               f"never runs checkpoint code (trust_remote_code=False): export it as a stock "
                               f"transformers architecture")
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+class PeftCheckpoint(HFCheckpoint):
+    """A PEFT adapter folder (``adapter_config.json`` + ``adapter_model.safetensors``, the head in
+    ``modules_to_save``), loaded with the ``peft`` library onto its base model and merged into it for
+    inference (``merge_and_unload``: the speed of a plain model; the tests check predictions equal the
+    unmerged model's on every row). The base is ``base_model_name_or_path`` of the adapter's config, or the
+    one given as ``--checkpoint NAME=ADAPTER@BASE``. The fingerprint covers the adapter's and the base's
+    content; ``id2label`` comes from a ``config.json`` beside the adapter, else the base's, and is checked
+    against the task as for any checkpoint."""
+
+    def __init__(self, name: str, path: str, base: Optional[str] = None, merge: bool = True, **options) -> None:
+        super().__init__(name, path, **options)
+        self.base_override, self.merge = base, merge
+
+    # -- what the folder says ------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        return f"checkpoint {self.name} ({self.path})"
+
+    def adapter_config(self) -> dict:
+        path = Path(self.path) / ADAPTER_CONFIG
+        try:
+            cfg = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise CheckpointError(f"{self.where}: {ADAPTER_CONFIG} is not valid JSON") from None
+        if not isinstance(cfg, dict):
+            raise CheckpointError(f"{self.where}: {ADAPTER_CONFIG} is not a JSON object")
+        return cfg
+
+    @property
+    def base(self) -> str:
+        base = self.base_override or self.adapter_config().get("base_model_name_or_path")
+        if not isinstance(base, str) or not base:
+            raise CheckpointError(f"{self.where}: {ADAPTER_CONFIG} names no base_model_name_or_path; give the base "
+                                  f"as --checkpoint {self.name}={self.path}@BASE")
+        return base
+
+    def _check_base(self) -> Path | None:
+        """The base as a local folder (checked), or None for a hub id (resolved when it loads)."""
+        base = self.base
+        how = f"give another base as --checkpoint {self.name}={self.path}@BASE"
+        source = "given after @" if self.base_override else f"{ADAPTER_CONFIG} base_model_name_or_path"
+        if Path(base).exists():
+            if not (Path(base) / "config.json").is_file():
+                raise CheckpointError(f"{self.where}: base model {base} ({source}) is not a model folder (no "
+                                      f"config.json); {how}")
+            check_no_remote_code(Path(base), f"{self.where}: base model {base}")
+            return Path(base)
+        if looks_local(base):
+            raise CheckpointError(f"{self.where}: base model folder {base} ({source}) does not exist; {how}")
+        return None
+
+    def _head_shape(self) -> Optional[int]:
+        """Outputs of the classification head saved in the adapter (modules_to_save), from the header only."""
+        files = sorted(Path(self.path).glob("*.safetensors"))
+        if not files:
+            pickled = [p.name for p in Path(self.path).glob("*.bin")]
+            raise CheckpointError(f"{self.where}: no adapter_model.safetensors"
+                                  + (f" (found {', '.join(pickled)}: pickled weights are refused)" if pickled else ""))
+        for path in files:
+            for key, info in _safetensors_header(path, self.where).items():
+                if key.endswith(("classifier.weight", "classifier.out_proj.weight", "score.weight")) and \
+                        isinstance(info, dict) and info.get("shape"):
+                    return int(info["shape"][0])
+        return None
+
+    def _labels(self, num_outputs: int) -> dict:
+        for folder in (Path(self.path), Path(self.base) if Path(self.base).is_dir() else None):
+            if folder is None:
+                continue
+            try:
+                cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            id2label = cfg.get("id2label") if isinstance(cfg, dict) else None
+            if isinstance(id2label, dict) and len(id2label) == num_outputs:
+                return {int(k): str(v) for k, v in id2label.items()}
+        return {i: f"LABEL_{i}" for i in range(num_outputs)}
+
+    def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
+        if task.name in self._checked:
+            return
+        check_no_remote_code(Path(self.path), self.where)
+        cfg = self.adapter_config()
+        if str(cfg.get("task_type") or "").upper() != "SEQ_CLS":
+            raise CheckpointError(f"{self.where}: a PEFT adapter with task_type {cfg.get('task_type')!r}; scoring needs "
+                                  f"a sequence-classification adapter (task_type SEQ_CLS, its head in modules_to_save)")
+        from peft import PeftType
+
+        if str(cfg.get("peft_type") or "") not in {t.value for t in PeftType}:
+            raise CheckpointError(f"{self.where}: peft_type {cfg.get('peft_type')!r} is not one peft "
+                                  f"{_peft_version()} can load")
+        self._check_base()
+        outputs = self._head_shape()
+        if outputs is None:
+            raise CheckpointError(f"{self.where}: the adapter holds no classification head (modules_to_save "
+                                  f"classifier/score); an adapter without its trained head cannot be scored")
+        label_mapping(self._labels(outputs), outputs, task, self.where)
+        from .inference import check_max_length  # torch: only when a checkpoint is checked
+
+        check_max_length(self.max_length, None, self.where)
+        self._checked.add(task.name)
+
+    def tasks(self) -> Optional[list[str]]:
+        task = self.card.get("task")
+        return [get_task(task).name] if task else None
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self):
+        if self._model is not None:
+            return self._model, self._tokenizer
+        from peft import PeftModel
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        check_no_remote_code(Path(self.path), self.where)
+        base = self.base
+        self._check_base()
+        outputs = self._head_shape() or 2
+        id2label = self._labels(outputs)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                base, num_labels=outputs, id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                trust_remote_code=False, use_safetensors=True, ignore_mismatched_sizes=True)
+        except Exception as exc:  # noqa: BLE001 - offline hub, missing files, safetensors errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{self.where}: cannot load its base model {base} ({first[:160]}); give a local "
+                                  f"base as --checkpoint {self.name}={self.path}@BASE") from None
+        try:
+            model = PeftModel.from_pretrained(model, self.path, is_trainable=False)
+        except Exception as exc:  # noqa: BLE001 - size mismatches, unknown target modules
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{self.where}: the adapter does not fit its base model {base} ({first[:200]}); "
+                                  f"was it trained on another architecture or head size?") from None
+        model.eval()
+        self._model = model.merge_and_unload() if self.merge else model
+        tok_source = self.path if any((Path(self.path) / f).is_file() for f in TOKENIZER_FILES) else base
+        self._tokenizer = AutoTokenizer.from_pretrained(tok_source, trust_remote_code=False)
+        return self._model, self._tokenizer
+
+    def digest(self) -> dict:
+        """The adapter's content and the base's (content for a folder, the id for a hub model)."""
+        return {"kind": "peft", "adapter": checkpoint_digest(self.path), "base": checkpoint_digest(self.base)}
+
+    def describe(self) -> dict:
+        cfg = self.adapter_config()
+        return {"kind": "peft", "path": self.path, "base_model": self.base, "peft_type": cfg.get("peft_type"),
+                "r": cfg.get("r"), "merged": self.merge, "method": self.card.get("method"),
+                "card_seed": self.card.get("seed"), "labels": self._label_info}
+
+
+def _peft_version() -> str:
+    import importlib.metadata as md
+
+    return md.version("peft")
+
+
+def split_adapter_base(path: str) -> tuple[str, Optional[str]]:
+    """``ADAPTER@BASE`` → (ADAPTER, BASE) when ADAPTER is an adapter folder; else (path, None)."""
+    if "@" in path and not Path(path).exists():
+        adapter, base = path.rsplit("@", 1)
+        if (Path(adapter) / ADAPTER_CONFIG).is_file() and base:
+            return adapter, base
+    return path, None
 
 
 class InMemoryModel(HFCheckpoint):
@@ -587,6 +755,35 @@ class PredictionsFile:
         return {"kind": "predictions", "path": self.path}
 
 
+#: files of a model folder that decide its predictions (logs, plots and the card do not)
+_MODEL_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model", ".pt", ".pth")
+_digest_cache: dict[tuple, str] = {}
+
+
+def checkpoint_digest(path: str) -> dict:
+    """What a checkpoint *is*: the sha256 of a model folder's weight, config and tokenizer files (not
+    its card or logs), of a predictions file, or a hub id (a remote name: its revision is not known
+    offline). Cached per (path, sizes, mtimes), so a grid hashes each folder once."""
+    p = Path(path)
+    if p.is_file():
+        stat = p.stat()
+        key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _digest_cache:
+            _digest_cache[key] = file_sha256(p)
+        return {"kind": "file", "sha256": _digest_cache[key]}
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in _MODEL_SUFFIXES
+                       and f.name != CARD_FILE and not f.name.startswith("."))
+        key = (str(p.resolve()), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+        if key not in _digest_cache:
+            h = hashlib.sha256()
+            for f in files:
+                h.update(f.name.encode() + b"\0" + file_sha256(f).encode() + b"\n")
+            _digest_cache[key] = h.hexdigest()
+        return {"kind": "folder", "sha256": _digest_cache[key]}
+    return {"kind": "hub", "id": path}
+
+
 def looks_local(path: str) -> bool:
     """A path that does not exist is a mistyped local path, not a hub id, when it is written as a path
     (./, /, ~, more than one /), when its first folder exists here (``runs/sst2-mt``), or when it is not a
@@ -597,7 +794,11 @@ def looks_local(path: str) -> bool:
 
 
 def open_checkpoint(name: str, path: str, **options) -> Predictor:
-    """A predictions file (``*.json`` that is not a folder) or a Hugging Face model folder / hub id."""
+    """A predictions file (``*.json`` that is not a folder), a PEFT adapter folder (``ADAPTER[@BASE]``) or a
+    Hugging Face model folder / hub id."""
+    adapter, base = split_adapter_base(path)
+    if (Path(adapter) / ADAPTER_CONFIG).is_file():
+        return PeftCheckpoint(name, adapter, base=base, **options)
     p = Path(path)
     if p.suffix.lower() == ".json" and p.is_file():
         return PredictionsFile(name, path)
