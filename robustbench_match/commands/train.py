@@ -63,9 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint folder written by rbm train (never any other folder or file)")
     group = parser.add_argument_group("method hyperparameters (only those of the chosen method apply)")
     for name, (p, owners) in method_params().items():  # type: ignore[misc]
+        help_text = f"{p.help} [{', '.join(owners)}; default {p.default}]"
+        if isinstance(p.default, bool):  # an on/off switch: --merge
+            group.add_argument(p.flag, dest=f"m_{name}", action="store_const", const=True, default=None, help=help_text)
+            continue
         kwargs = {"choices": p.choices} if p.choices else {"metavar": _METAVARS.get(p.type, "VALUE")}
-        group.add_argument(p.flag, dest=f"m_{name}", type=p.type, default=None,
-                           help=f"{p.help} [{', '.join(owners)}; default {p.default}]", **kwargs)
+        group.add_argument(p.flag, dest=f"m_{name}", type=p.type, default=None, help=help_text, **kwargs)
 
 
 _METAVARS = {int: "N", float: "X", str: "TEXT"}

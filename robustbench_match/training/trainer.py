@@ -482,6 +482,8 @@ def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
         elif getattr(holder, "auto_map", None) is not None:
             del holder.auto_map
     model.save_pretrained(tmp, safe_serialization=True)
+    if (tmp / "adapter_config.json").is_file():  # an adapter export: its labels beside it (peft saves none)
+        model.get_base_model().config.save_pretrained(tmp)
     ctx.tokenizer.save_pretrained(tmp)
     with open(tmp / LOG_FILE, "w") as fh:
         for rec in records:

@@ -25,10 +25,11 @@ for _name, _target in {
     "top-k": "top_k:TopK",
     "weight-decay": "weight_decay:WeightDecay",
     "group-dro": "group_dro:GroupDRO",
+    "lora": "lora:LoRA",
 }.items():
     METHODS.register(_name, _P + _target)
 
-COMPOSED_EXAMPLES = ("match-tuning+r3f", "group-dro+match-tuning")
+COMPOSED_EXAMPLES = ("match-tuning+r3f", "group-dro+match-tuning", "match-tuning+lora")
 
 
 def method_class(name: str) -> type:

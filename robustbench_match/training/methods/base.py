@@ -140,7 +140,7 @@ class Composite(Method):
         return examples
 
     def setup(self, ctx) -> None:
-        for p in self.parts:
+        for p in sorted(self.parts, key=lambda p: getattr(p, "setup_last", False)):  # stable: LoRA after the rest
             p.setup(ctx)
 
     def on_batch(self, batch) -> None:

@@ -1,0 +1,87 @@
+"""LoRA (Hu et al., ICLR 2022, "LoRA: Low-Rank Adaptation of Large Language Models"), through ``peft``.
+
+The pretrained weights stay frozen; each targeted linear layer W gets a trainable update (α/r)·B·A with
+A ∈ R^{r×d} (Kaiming-uniform) and B ∈ R^{k×r} (zeros), so training starts from the pretrained function.
+The classification head is trained in full (``modules_to_save``), as in the paper's GLUE runs.
+
+Defaults are the paper's RoBERTa-base GLUE setting (Table 9 and the authors' ``examples/NLU`` scripts):
+r = 8, α = 8, adapters on the attention query and value projections, no LoRA dropout. The paper trains
+with a much larger learning rate than full fine-tuning (4e-4–5e-4 with batch 16, warm-up 0.06): pass it
+with ``--lr``; the trainer's default (2e-5) is full fine-tuning's and leaves LoRA barely moving.
+
+Export: the adapter folder stock ``peft`` loads (``adapter_config.json``, ``adapter_model.safetensors`` with
+the head, plus ``config.json`` for ``id2label``), or with ``--merge`` the merged weights as a plain
+transformers folder. Composed with another method (``match-tuning+lora``) the body is LoRA and every layer
+the other method adds (Match-Tuning's dense and head) trains in full; such a model is always exported
+merged (the other method folds its layers into a stock head, which an adapter cannot hold).
+Deviation: peft's LoRA on BERT-style models, not the authors' ``loralib`` (the same parameterisation).
+"""
+from __future__ import annotations
+
+import logging
+
+from ...errors import RBMError
+from .base import Method, Param
+
+log = logging.getLogger(__name__)
+
+
+def flag(value) -> bool:
+    """A boolean method parameter from the command line (``--merge``) or a suite file (``merge: true``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+class LoRA(Method):
+    name = "lora"
+    summary = ("LoRA (Hu et al., 2022) via peft: frozen body, rank-r updates on attention query/value, head "
+               "trained in full; use a LoRA learning rate (paper: --lr 4e-4 to 5e-4)")
+    params = (
+        Param("lora_r", 8, int, "rank r of the update B·A (paper, GLUE: 8)", lambda v: v >= 1, "an integer >= 1"),
+        Param("lora_alpha", 8.0, float, "scaling α; the update is (α/r)·B·A (paper, RoBERTa-base GLUE: 8)",
+              lambda v: v > 0, "a number > 0"),
+        Param("lora_dropout", 0.0, float, "dropout on the LoRA input (paper's GLUE runs: none)",
+              lambda v: 0 <= v < 1, "in [0, 1)"),
+        Param("lora_target", "query,value", str, "comma-separated names of the linear layers to adapt "
+              "(paper: query,value)", lambda v: bool([t for t in v.split(",") if t.strip()]), "layer names"),
+        Param("merge", False, flag, "export the merged weights as a plain transformers folder instead of the adapter"),
+    )
+    setup_last = True  # after the methods that add layers, so those layers train in full beside the adapter
+
+    def setup(self, ctx) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        model = ctx.model
+        fresh = {id(p) for n, p in model.named_parameters() if n not in ctx.pretrained_names}
+        targets = [t.strip() for t in self.hparams["lora_target"].split(",") if t.strip()]
+        self.composed = any(type(m).__module__.startswith("robustbench_match") for m in model.modules())
+        config = LoraConfig(r=self.hparams["lora_r"], lora_alpha=self.hparams["lora_alpha"],
+                            lora_dropout=self.hparams["lora_dropout"], target_modules=targets,
+                            task_type=None if self.composed else "SEQ_CLS")
+        try:
+            self.peft = get_peft_model(model, config)
+        except ValueError as exc:
+            raise RBMError(f"method lora: {exc} (--lora-target {self.hparams['lora_target']!r})") from None
+        if self.composed:  # peft froze everything but the adapters: the other method's new layers train in full
+            for p in model.parameters():
+                if id(p) in fresh:
+                    p.requires_grad_(True)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        self.trainable = {"trainable_params": trainable, "total_params": total,
+                          "trainable_share": round(trainable / total, 6)}
+        log.info("lora: %d of %d parameters trainable (%.2f %%)", trainable, total, 100 * trainable / total)
+
+    def export(self, model):
+        if self.hparams["merge"] or self.composed:
+            return self.peft.merge_and_unload()
+        return self.peft
+
+    def describe(self) -> dict:
+        return {**self.hparams, **getattr(self, "trainable", {})}
