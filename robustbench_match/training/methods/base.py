@@ -42,6 +42,11 @@ class Param:
     def validate(self, method: str, value: Any) -> Any:
         if value is None:
             return value
+        if isinstance(value, str) and self.type is not str:  # a suite's method_args or the API: "1e-3", "true"
+            try:
+                value = self.type(value)
+            except (TypeError, ValueError):
+                raise RBMError(f"method {method}: {self.flag} {value!r}: expected {self.expected or 'a ' + self.type.__name__}") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise RBMError(f"method {method}: {self.flag} must be a finite number (got {value!r})")
         if self.choices is not None and value not in self.choices:
