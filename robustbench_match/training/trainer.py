@@ -441,22 +441,33 @@ def divergence(losses: list[float]) -> Optional[dict]:
 def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tuple[float, float, dict]:
     lr = scheduler.get_last_lr()[0]
     method.on_batch(batch)
-    logits = ctx.forward(batch)
-    loss = method.reduce_loss(ctx.per_example_loss(logits, batch["labels"]), batch)
-    for term in (method.extra_loss(ctx, batch, logits), method.penalty(ctx)):
-        if term is not None:
-            loss = loss + term
-    value = float(loss.detach())
+
+    def loss_of(logits: torch.Tensor) -> torch.Tensor:
+        """The method's training loss for one forward pass' logits (reduction, extra terms, penalty)."""
+        loss = method.reduce_loss(ctx.per_example_loss(logits, batch["labels"]), batch)
+        for term in (method.extra_loss(ctx, batch, logits), method.penalty(ctx)):
+            if term is not None:
+                loss = loss + term
+        return loss
+
+    def backward(loss: torch.Tensor) -> None:
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+
+    optimizer.zero_grad(set_to_none=True)
+    own = getattr(method, "forward_backward", None)
+    if own is not None:  # FreeLB: K forward/backward passes of its own, gradients accumulated
+        value = float(own(ctx, batch, loss_of, backward))
+    else:
+        loss = loss_of(ctx.forward(batch))
+        value = float(loss.detach())
+        if math.isfinite(value):
+            backward(loss)
     if not math.isfinite(value):
         raise RBMError(f"method {method.name}: the training loss became {value} at step {ctx.step + 1} "
                        f"(lr {scheduler.get_last_lr()[0]:.3g}); no checkpoint was written — lower --lr or "
                        f"check the method's hyperparameters")
-    optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
-        scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-    else:
-        loss.backward()
     params = [p for p in ctx.model.parameters() if p.grad is not None]
     if ctx.config.max_grad_norm:
         torch.nn.utils.clip_grad_norm_(params, ctx.config.max_grad_norm)

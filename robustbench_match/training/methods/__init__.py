@@ -26,6 +26,8 @@ for _name, _target in {
     "weight-decay": "weight_decay:WeightDecay",
     "group-dro": "group_dro:GroupDRO",
     "lora": "lora:LoRA",
+    "freelb": "freelb:FreeLB",
+    "smart": "smart:SMART",
 }.items():
     METHODS.register(_name, _P + _target)
 

@@ -131,6 +131,9 @@ class Composite(Method):
         reducers = [p.name for p in parts if p.overrides_reduce]
         if len(reducers) > 1:
             raise RBMError(f"methods {' and '.join(reducers)} both replace the loss reduction; combine at most one")
+        own = [p.name for p in parts if hasattr(p, "forward_backward")]
+        if len(own) > 1:
+            raise RBMError(f"methods {' and '.join(own)} both run their own forward/backward passes; combine at most one")
         self.parts = parts
         self.hparams = {k: v for p in parts for k, v in p.hparams.items()}
         self.name = "+".join(p.name for p in parts)  # type: ignore[misc]
@@ -172,6 +175,18 @@ class Composite(Method):
 
     def step_metrics(self) -> dict[str, float]:
         return {k: v for p in self.parts for k, v in p.step_metrics().items()}
+
+    def __getattr__(self, name: str):
+        """``forward_backward`` (FreeLB's own K passes) from the one part that has it; the others' losses
+        enter through the trainer's loss function."""
+        if name == "forward_backward":
+            owners = [p for p in self.__dict__.get("parts", []) if hasattr(p, "forward_backward")]
+            if len(owners) > 1:
+                raise RBMError(f"methods {' and '.join(p.name for p in owners)} both run their own passes; combine "
+                               f"at most one")
+            if owners:
+                return owners[0].forward_backward
+        raise AttributeError(name)
 
     def export(self, model):
         for p in reversed(self.parts):
