@@ -29,6 +29,9 @@ NOTES = """Goals: Match-Tuning ≤ 1.03×, R3F ≤ 1.8×. *setup s* is work befo
 Fisher pass over the training set, which the paper also reports apart). R3F runs two full
 forward/backward passes per step (clean and noised), as in the authors' implementation, so its
 CPU cost is ≈ 2×; top-K is cheaper than vanilla because frozen layers need no weight gradients.
+FreeLB runs K = 2 forward/backward passes per step (no clean pass), SMART a clean pass, one ascent pass,
+one adversarial pass and (with the proximal point on) a teacher forward; LoRA still back-propagates through
+the frozen body (activation gradients), so on CPU it saves only the weight-gradient and optimizer work.
 """
 
 DEFAULT_METHODS = ["vanilla", *[m for m in METHODS if m != "vanilla"], "match-tuning+r3f"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robustbench_match.cli import main
+from cli_helpers import rbm
 from robustbench_match.data import load_split
 from robustbench_match.results import predictions_path
 
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2").is_dir() and not o
 
 
 
-def rbm(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

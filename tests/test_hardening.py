@@ -19,19 +19,13 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pytest
 
+from cli_helpers import rbm
 from robustbench_match.cli import main
 
 DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "glue" / "SST-2").is_dir(), reason=f"no shared data at {DATA_DIR}")
 
 
-def rbm(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------- tiny real inputs

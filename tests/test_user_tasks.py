@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score
 
-from robustbench_match.cli import main
+from cli_helpers import rbm
 from robustbench_match.data import load_split
 from robustbench_match.results import predictions_path
 
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2").is_dir() and not o
 N_MNLI = 300
 
 
-def rbm(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _sst2_csv(folder: Path, split: str) -> None:
