@@ -21,7 +21,7 @@ from .errors import RBMError
 from .evaluators import Cell, CellResult, CheckpointRef, Evaluator, RunContext
 from .inputs import inside, path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
-from .results import (SCHEMA_VERSION, MemoryStore, ResultStore, atomic_write_text, dumps, git_dirty, git_revision,
+from .results import (MemoryStore, Record, ResultStore, atomic_write_text, dumps, git_dirty, git_revision,
                       now_iso, record_problem, versions)
 from .suites import Suite
 from .tasks import get_task
@@ -225,37 +225,22 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
     # gets it; an evaluator that knows better (group metrics) may have set majority_score already
     guard = prediction_guard(get_task(cell.task), result.labels, result.predictions, result.main_metric)
     details = {**guard.details(), **result.details}
-    return {
-        "schema": SCHEMA_VERSION,
-        "key": cell.key,
-        "suite": suite.name,
-        "suite_version": suite.version,
-        "evaluator": suite.evaluator,
-        "layout": evaluator.layout,
-        "model": cell.model,
-        "task": cell.task,
-        "eval_set": cell.eval_set,
-        "condition": cell.condition,
-        "seed": cell.seed,
-        "metrics": result.metrics,
-        "stderr": stderr,
-        "main_metric": result.main_metric,
-        "higher_is_better": {m: higher_is_better(m) for m in result.metrics},
-        "degenerate": guard.degenerate,
-        "n_examples": result.n_examples,
-        "data": {"source": result.data_source, "sha256": result.data_sha256},
-        "checkpoint": {**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
-                       "train_condition": card.get("condition"), "hyperparameters": card.get("hyperparameters")},
-        "details": details,
-        "config": {**resolved_run(ctx), "batch_size": ctx.batch_size,
-                   "max_length": ctx.max_length, "data_dir": ctx.data_dir, "params": suite.params,
-                   "task_file": get_task(cell.task).source, "task_sha256": get_task(cell.task).sha256},
-        "timing": {"seconds": round(seconds, 3),
-                   "examples_per_s": round(result.n_examples / seconds, 2) if seconds > 0 else None},
-        "predictions_file": predictions_file[0] if predictions_file else None,  # relative to the run folder
-        "predictions_sha256": predictions_file[1] if predictions_file else None,
-        "versions": versions(),
-        "git": git_revision(),
-        "git_dirty": git_dirty(),
-        "date": now_iso(),
-    }
+    task = get_task(cell.task)
+    return Record(
+        key=cell.key, suite=suite.name, suite_version=suite.version, evaluator=suite.evaluator,
+        layout=evaluator.layout, model=cell.model, task=cell.task, eval_set=cell.eval_set, condition=cell.condition,
+        seed=cell.seed, metrics=result.metrics, stderr=stderr, main_metric=result.main_metric,
+        higher_is_better={m: higher_is_better(m) for m in result.metrics}, degenerate=guard.degenerate,
+        n_examples=result.n_examples, data={"source": result.data_source, "sha256": result.data_sha256},
+        checkpoint={**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
+                    "train_condition": card.get("condition"), "hyperparameters": card.get("hyperparameters")},
+        details=details,
+        config={**resolved_run(ctx), "batch_size": ctx.batch_size, "max_length": ctx.max_length,
+                "data_dir": ctx.data_dir, "params": suite.params, "task_file": task.source,
+                "task_sha256": task.sha256},
+        timing={"seconds": round(seconds, 3),
+                "examples_per_s": round(result.n_examples / seconds, 2) if seconds > 0 else None},
+        predictions_file=predictions_file[0] if predictions_file else None,
+        predictions_sha256=predictions_file[1] if predictions_file else None,
+        versions=versions(), git=git_revision(), git_dirty=git_dirty(), date=now_iso(),
+    ).to_dict()

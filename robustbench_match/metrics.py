@@ -42,30 +42,55 @@ METRICS.register("matthews_correlation", lambda y, p: float(_skm().matthews_corr
 METRICS.register("pearson", lambda y, p: float(_stats().pearsonr(y, p)[0]))
 METRICS.register("spearmanr", lambda y, p: float(_stats().spearmanr(y, p)[0]), aliases=("spearman",))
 
-# Direction of every metric a suite stores (lm-eval's ``higher_is_better``). None marks values that are
-# not scores: counts (``n_*``) and the attack's effort statistics (words per input, queries, share of
-# words perturbed), whose "better" depends on whether one reads them as attack cost or input length.
-HIGHER_IS_BETTER: dict[str, bool | None] = {name: True for name in METRICS}
-HIGHER_IS_BETTER.update({
-    # textattack
-    "original_accuracy": True, "accuracy_under_attack": True, "attack_success_rate": False,
-    "accuracy_drop": False, "avg_perturbed_word_pct": None, "avg_words_per_input": None, "avg_queries": None,
-    "n_attacked": None, "n_successful": None, "n_failed": None, "n_skipped": None,
-    # mnli-negation (the CI bounds of a score point the same way as the score)
-    "worst_group_accuracy": True, "worst_group_ci_low": True, "worst_group_ci_high": True,
-    "group_mean_accuracy": True, "average_accuracy": True,
-    # advglue, minority
-    "advglue_score": True, "minority_accuracy": True,
-})
-#: metric-name prefixes whose members are all scores (``group_accuracy/entailment_negation`` …)
-HIGHER_IS_BETTER_PREFIXES: dict[str, bool] = {"group_accuracy/": True}
+@dataclass(frozen=True)
+class MetricInfo:
+    """What travels with a stored metric: its direction (lm-eval's ``higher_is_better``; None for values that
+    are not scores) and the per-example test that compares two models on it — ``mcnemar`` for a share of
+    correctly predicted examples (exact McNemar on the discordant pairs), ``bootstrap`` for a metric of the
+    whole prediction vector (paired bootstrap over examples), None where it is not a function of per-example
+    predictions (group CIs, attack effort)."""
+
+    higher_is_better: Optional[bool]
+    paired_test: Optional[str]
+
+
+_SHARE = MetricInfo(True, "mcnemar")
+_WHOLE = MetricInfo(True, "bootstrap")
+_SCORE = MetricInfo(True, None)
+_NOT_A_SCORE = MetricInfo(None, None)
+METRIC_INFO: dict[str, MetricInfo] = {
+    # GLUE metrics (registered above)
+    "accuracy": _SHARE, "f1": _WHOLE, "macro_f1": _WHOLE, "matthews_correlation": _WHOLE, "pearson": _WHOLE,
+    "spearmanr": _WHOLE,
+    # textattack (attack effort and counts are not scores: their "better" depends on the reading)
+    "original_accuracy": _SCORE, "accuracy_under_attack": _SHARE, "attack_success_rate": MetricInfo(False, None),
+    "accuracy_drop": MetricInfo(False, None), "avg_perturbed_word_pct": _NOT_A_SCORE,
+    "avg_words_per_input": _NOT_A_SCORE, "avg_queries": _NOT_A_SCORE, "n_attacked": _NOT_A_SCORE,
+    "n_successful": _NOT_A_SCORE, "n_failed": _NOT_A_SCORE, "n_skipped": _NOT_A_SCORE,
+    # groups (the CI bounds of a score point the same way as the score)
+    "worst_group_accuracy": _SCORE, "worst_group_ci_low": _SCORE, "worst_group_ci_high": _SCORE,
+    "group_mean_accuracy": _SCORE, "average_accuracy": _SCORE,
+    # advglue (accuracy, or for QQP the mean of accuracy and F1: see metric_info), minority (on label-1 rows)
+    "advglue_score": _SHARE, "minority_accuracy": _SHARE,
+}
+#: metric-name prefixes whose members share one description (``group_accuracy/entailment/negation`` …)
+METRIC_INFO_PREFIXES: dict[str, MetricInfo] = {"group_accuracy/": _SCORE}
+#: kept for readers of the earlier table: the direction of every named metric
+HIGHER_IS_BETTER: dict[str, Optional[bool]] = {k: v.higher_is_better for k, v in METRIC_INFO.items()}
+
+
+def metric_info(name: str, task: Optional[str] = None) -> MetricInfo:
+    """The description of a stored metric (``task`` decides for advglue_score: QQP's is a mean with F1)."""
+    if name == "advglue_score" and task == "qqp":
+        return _WHOLE
+    if name in METRIC_INFO:
+        return METRIC_INFO[name]
+    return next((info for prefix, info in METRIC_INFO_PREFIXES.items() if name.startswith(prefix)), _NOT_A_SCORE)
 
 
 def higher_is_better(name: str) -> Optional[bool]:
-    """Direction of a stored metric; None for values that are not scores (see HIGHER_IS_BETTER)."""
-    if name in HIGHER_IS_BETTER:
-        return HIGHER_IS_BETTER[name]
-    return next((d for prefix, d in HIGHER_IS_BETTER_PREFIXES.items() if name.startswith(prefix)), None)
+    """Direction of a stored metric; None for values that are not scores."""
+    return metric_info(name).higher_is_better
 
 
 def compute_metrics(names: tuple[str, ...] | list[str], labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:

@@ -16,6 +16,8 @@ import os
 import platform
 import subprocess
 import tempfile
+import typing
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -35,15 +37,58 @@ PREDICTIONS_DIR = "predictions"
 RECORD_FIELDS = ("key", "suite", "model", "task", "eval_set", "condition", "metrics", "main_metric")
 
 
-#: field -> the types a hand-edited record may hold there (anything else is refused by name, never half-used)
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "key": (str,), "suite": (str,), "model": (str,), "task": (str,), "eval_set": (str,), "condition": (str,),
-    "metrics": (dict,), "main_metric": (str,), "seed": (int, type(None)), "n_examples": (int, type(None)),
-    "degenerate": (bool, type(None)), "details": (dict, type(None)), "stderr": (dict, type(None)),
-    "fingerprint": (dict, type(None)), "predictions_file": (str, type(None)), "layout": (str, type(None)),
-    "higher_is_better": (dict, type(None)), "checkpoint": (dict, type(None)), "data": (dict, type(None)),
-    "date": (str, type(None)), "predictions_sha256": (str, type(None)),
-}
+@dataclass
+class Record:
+    """One stored cell: the schema of every line of ``results.jsonl`` (version :data:`SCHEMA_VERSION`), what
+    RobustBench's ``ModelInfo`` and lm-eval's ``EvalResults`` give their users. Built by
+    ``cellrun.build_record``; read back as plain dicts, checked against these types by :func:`record_problem`.
+    """
+
+    key: str  # suite|model|eval_set|condition|seed — the unit of resumption
+    suite: str
+    model: str  # the table row
+    task: str
+    eval_set: str
+    condition: str  # clean, noise-10, minority-30, adversarial, attack:RECIPE, ...
+    metrics: dict  # name -> value (None/NaN where undefined)
+    main_metric: str  # the metric tables show; always one of ``metrics``
+    schema: int = SCHEMA_VERSION
+    suite_version: Optional[int] = None
+    evaluator: Optional[str] = None
+    layout: Optional[str] = None  # the table layout that draws it
+    seed: Optional[int] = None
+    stderr: Optional[dict] = None
+    higher_is_better: Optional[dict] = None  # direction of every metric (None: not a score)
+    degenerate: Optional[bool] = None  # >= 95 % of predictions in one class (regression: constant output)
+    n_examples: Optional[int] = None
+    data: Optional[dict] = None  # {source, sha256} of the eval data
+    checkpoint: Optional[dict] = None  # what was scored (kind, path, card fields)
+    details: Optional[dict] = None  # the guard's fields and the evaluator's own (groups, attack settings)
+    config: Optional[dict] = None  # resolved device/precision, batch size, max length, params, task file
+    timing: Optional[dict] = None
+    predictions_file: Optional[str] = None  # relative to the run folder
+    predictions_sha256: Optional[str] = None
+    versions: Optional[dict] = None
+    git: Optional[str] = None
+    git_dirty: Optional[bool] = None
+    date: Optional[str] = None
+    fingerprint: Optional[dict] = None  # what decides the number (cells.fingerprint)
+    executor: Optional[dict] = None  # {kind, job_id, host}
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _record_types() -> dict[str, tuple[type, ...]]:
+    """Field -> the JSON types a line may hold there, from :class:`Record`'s annotations."""
+    out: dict[str, tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(Record).items():
+        args = typing.get_args(hint) if typing.get_origin(hint) is typing.Union else (hint,)
+        out[name] = tuple(typing.get_origin(a) or a for a in args)
+    return out
+
+
+_FIELD_TYPES = _record_types()
 
 
 def record_problem(rec: object) -> Optional[str]:
@@ -56,6 +101,8 @@ def record_problem(rec: object) -> Optional[str]:
         return f"has no {', '.join(map(repr, missing))} field(s)"
     for name, types in _FIELD_TYPES.items():
         value = rec.get(name)
+        if name in ("schema", "suite_version"):  # written by other versions: not checked
+            continue
         if name in rec and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
             return f"has {name!r} = {str(value)[:40]!r} (expected {' or '.join(t.__name__ for t in types)})"
     bad = [k for k, v in rec["metrics"].items() if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]

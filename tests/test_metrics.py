@@ -69,3 +69,18 @@ def test_degenerate_predictions_give_nan_not_crash():
     y = np.array([0, 1, 0, 1])
     m = compute_metrics(["pearson", "matthews_correlation"], y.astype(float), np.zeros(4))
     assert np.isnan(m["pearson"]) and m["matthews_correlation"] == 0.0
+
+
+def test_every_metric_carries_its_direction_and_per_example_test():
+    """One description per metric (issue 24): direction and the paired test rbm compare runs on it."""
+    from robustbench_match.metrics import METRICS, metric_info
+
+    for name in METRICS.names():
+        info = metric_info(name)
+        assert info.higher_is_better is True and info.paired_test in ("mcnemar", "bootstrap"), name
+    assert metric_info("accuracy").paired_test == "mcnemar" and metric_info("f1").paired_test == "bootstrap"
+    assert metric_info("advglue_score", "sst2").paired_test == "mcnemar"
+    assert metric_info("advglue_score", "qqp").paired_test == "bootstrap"  # the mean of accuracy and F1
+    assert metric_info("attack_success_rate").higher_is_better is False
+    assert metric_info("group_accuracy/entailment/negation").higher_is_better is True
+    assert metric_info("avg_queries").paired_test is None and metric_info("unheard_of").higher_is_better is None

@@ -30,7 +30,6 @@ from ..tasks import get_task
 HELP = "test whether model A differs from model B in a run (per seed and over seeds)"
 FORMATS = ("markdown", "csv", "json")
 #: main metrics that are an accuracy over the stored predictions: McNemar applies
-ACCURACY_METRICS = ("accuracy", "accuracy_under_attack", "minority_accuracy")
 ALPHA = 0.05
 
 
@@ -84,14 +83,14 @@ def _paired_examples(pa: dict, pb: dict, where: str) -> tuple[np.ndarray, np.nda
 # ---------------------------------------------------------------------------- tests
 def per_example_test(task_name: str, main: str, labels: np.ndarray, a: np.ndarray, b: np.ndarray,
                      n_boot: int, seed: int) -> dict:
-    """McNemar for accuracies, else a paired bootstrap of the main metric; one result row's fields."""
+    """The metric's own per-example test (``metrics.metric_info``): McNemar for shares of correct examples,
+    else a paired bootstrap of the main metric; one result row's fields."""
     from ..conditions.minority import MINORITY_LABEL
-    from ..metrics import METRICS, score_main_metric
+    from ..metrics import METRICS, metric_info, score_main_metric
     from ..stats import mcnemar_exact, paired_bootstrap
 
     task = get_task(task_name)
-    accuracy_like = main in ACCURACY_METRICS or (main == "advglue_score" and task.name != "qqp")
-    if accuracy_like and not task.is_regression:
+    if metric_info(main, task.name).paired_test == "mcnemar" and not task.is_regression:
         keep = labels == MINORITY_LABEL if main == "minority_accuracy" else np.ones(labels.size, bool)
         m = mcnemar_exact(a[keep] == labels[keep], b[keep] == labels[keep])
         return {"n": m.n, "a": m.accuracy_a, "b": m.accuracy_b, "delta": m.delta, "test": "McNemar (exact)",

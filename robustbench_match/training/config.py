@@ -9,6 +9,13 @@ from typing import Any, Optional
 from ..errors import RBMError
 
 
+def _opt(default: Any, help: str, *, kind: Any = None, required: bool = False, choices: tuple = ()) -> Any:
+    """A TrainConfig field that is also an ``rbm train`` flag (``--name-with-dashes``): its help, how argparse
+    reads it (``kind``: a type, "seed", "flag", "switch"), whether it is required, its choices. The flags
+    are generated from these fields (``cli_fields``), so a setting is written once."""
+    return field(default=default, metadata={"help": help, "kind": kind, "required": required, "choices": choices})
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a fine-tuning run; all of it is recorded in the checkpoint card.
@@ -20,29 +27,38 @@ class TrainConfig:
     hyperparameters (see ``rbm methods``); unknown keys are an error, missing keys take defaults.
     """
 
-    method: str = "vanilla"
-    task: str = "sst2"
-    seed: int = 1
-    output: str = "runs/model"
-    model: Optional[str] = None  # None / "minilm" → the packaged MiniLM-L6
-    data_dir: Optional[str] = None
-    epochs: float = 3
-    max_steps: Optional[int] = None
-    batch_size: int = 16
-    lr: float = 2e-5
-    max_length: int = 128
-    max_train_examples: Optional[int] = None
-    method_args: dict[str, Any] = field(default_factory=dict)
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU (deterministic, exact)
+    method: str = _opt("vanilla", "one of the registered methods; combine with '+', e.g. match-tuning+r3f",
+                       required=True)
+    task: str = _opt("sst2", "a task (sst2, rte, mrpc, cola, stsb, ... or a task YAML's name on --include-path; "
+                             "see `rbm tasks`)", required=True)
+    seed: int = _opt(1, "seed of the fresh head, dropout and batch order", kind="seed")
+    output: str = _opt("runs/model", "checkpoint folder to create", required=True)
+    model: Optional[str] = _opt(None, "base model folder or hub id (default: packaged MiniLM-L6)")
+    data_dir: Optional[str] = _opt(None, "glue_data-style folder (default: $RBM_DATA_DIR, else the hub)")
+    epochs: float = _opt(3, "training epochs (a fraction is allowed)")
+    max_steps: Optional[int] = _opt(None, "stop after this many steps (overrides --epochs)", kind=int)
+    batch_size: int = _opt(16, "examples per optimizer step")
+    lr: float = _opt(2e-5, "peak learning rate of AdamW (linear warm-up and decay)")
+    max_length: int = _opt(128, "max tokens per example (longer ones are truncated)")
+    max_train_examples: Optional[int] = _opt(None, "train on a seeded random sample of N examples (the same for "
+                                                   "every method and seed)", kind=int)
+    method_args: dict[str, Any] = field(default_factory=dict)  # the method's own flags (see `rbm methods`)
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:1 ...")
+    precision: str = _opt("auto", "auto: bf16 autocast on CUDA, fp32 on CPU (deterministic, exact)",
+                          choices=("auto", "fp32", "bf16", "fp16"))
     condition: Optional[dict] = None  # how train_examples were perturbed, e.g. {"name": "label-noise", ...}
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0  # AdamW's decoupled decay toward zero (HF default 0); see method weight-decay
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0
-    group_by_length: bool = False  # random batches (HF Trainer default); for in-batch methods the batch is the method
-    dropout: Optional[float] = None  # None: the model's own; 0 turns every dropout off
-    overwrite: bool = False
+    warmup_ratio: float = _opt(0.1, "share of the steps spent warming up the learning rate")
+    weight_decay: float = _opt(0.0, "AdamW decay toward zero (method weight-decay decays toward the pretrained "
+                                    "weights)")
+    adam_eps: float = _opt(1e-8, "AdamW epsilon")
+    max_grad_norm: float = _opt(1.0, "clip the gradient norm to this (0: no clipping)")
+    group_by_length: bool = _opt(False, "batch sentences of similar length together (less padding, faster on "
+                                        "GPU); off by default: random batches, as in the paper — for in-batch "
+                                        "methods such as match-tuning the batch is part of the method",
+                                 kind="switch")
+    dropout: Optional[float] = _opt(None, "set every dropout to this (default: the model's)", kind=float)
+    overwrite: bool = _opt(False, "replace an existing checkpoint folder written by rbm train (never any other "
+                                  "folder or file)", kind="flag")
     log_every: int = 1
 
     def validate(self) -> None:
@@ -123,3 +139,8 @@ def parse_train_block(raw: Any, where: str) -> dict[str, Any]:
             raise RBMError(f"{where}: train.{key}: {value!r} is not {type_name(hints[key])}")
         out[key] = converted
     return out
+
+
+def cli_fields() -> list[dataclasses.Field]:
+    """TrainConfig's fields that are ``rbm train`` flags, in declaration order."""
+    return [f for f in dataclasses.fields(TrainConfig) if "help" in f.metadata]
