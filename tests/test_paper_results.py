@@ -23,7 +23,7 @@ def rescore():
 
 def records() -> list[dict]:
     out = []
-    for path in sorted(FOLDER.glob("*/results.jsonl")):
+    for path in sorted(FOLDER.glob("**/results.jsonl")):
         out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import re
 import sys
@@ -69,11 +70,26 @@ def gold_for(record: dict, data_dir: str) -> dict[int, float]:
     return glue_gold(data_dir, record["task"])
 
 
+_BY_NAME: dict[str, list[Path]] = {}
+
+
 def predictions_path(record: dict) -> Path:
-    """The stored path, or the same file under this folder when the repository moved."""
+    """The stored path; a path relative to its run folder (records since issue 25) is found below this
+    folder — by its sha256 where several run folders hold the same relative path; an absolute path from
+    another checkout is read from the same place under this folder."""
     path = Path(record["predictions_file"])
     if path.is_file():
         return path
+    if not path.is_absolute():
+        if not _BY_NAME:
+            for p in HERE.rglob("*.jsonl"):
+                _BY_NAME.setdefault(p.name, []).append(p)
+        matches = [p for p in _BY_NAME.get(path.name, []) if p.as_posix().endswith("/" + path.as_posix())]
+        want = record.get("predictions_sha256")
+        if want and len(matches) > 1:
+            matches = [p for p in matches if hashlib.sha256(p.read_bytes()).hexdigest() == want]
+        if len(matches) == 1:
+            return matches[0]
     tail = str(path).split("paper-minilm/", 1)[-1]
     return HERE / tail
 
@@ -163,7 +179,7 @@ def main() -> int:
     args = ap.parse_args()
     bad = 0
     lines = ["| folder | records | metrics recomputed | disagreeing records |", "|---|---|---|---|"]
-    for results in sorted(HERE.glob("*/results.jsonl")):
+    for results in sorted(HERE.glob("**/results.jsonl")):
         records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
         compared = failing = 0
         for record in records:
@@ -171,9 +187,9 @@ def main() -> int:
             compared += n
             if problems:
                 failing += 1
-                print(f"{results.parent.name}: {record['key']}: " + "; ".join(problems), file=sys.stderr)
+                print(f"{results.parent.relative_to(HERE)}: {record['key']}: " + "; ".join(problems), file=sys.stderr)
         bad += failing
-        lines.append(f"| {results.parent.name} | {len(records)} | {compared} | {failing} |")
+        lines.append(f"| {results.parent.relative_to(HERE)} | {len(records)} | {compared} | {failing} |")
     if args.markdown:
         print("\n".join(lines))
     else:
