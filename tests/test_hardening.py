@@ -840,3 +840,17 @@ def test_status_never_prints_a_forged_line(env, capsys):
     assert code == 0, err
     assert not any(line.startswith("done      forged") for line in out.splitlines())
     assert "\\n" in out
+
+
+def test_the_train_block_is_typed_and_set_train_overrides_it(tmp_path, capsys):
+    """`--set train.lr=1e-4` (YAML reads 1e-4 as text: still a number) is accepted; a typo in a train block is
+    one line with a suggestion, from the command line or a suite file."""
+    base = ["run", "label-noise", "--tasks", "rte", "--seeds", "1", "--methods", "vanilla", "--data-dir", DATA_DIR,
+            "--output", tmp_path / "out", "--plan"]
+    assert rbm(base + ["--set", "train.lr=1e-4"], capsys)[0] == 0
+    code, _, err = rbm(base + ["--set", "train.epoch=3"], capsys)
+    assert code == 1 and "train.epoch: unknown key; did you mean 'epochs'?" in err
+    suite = tmp_path / "typo.yaml"
+    suite.write_text("suite: typo\nevaluator: glue\ntasks: [sst2]\ntrain: {lr: fast}\n")
+    code, _, err = rbm(["run", suite, "--output", tmp_path / "o2"], capsys)
+    assert code == 1 and "train.lr: 'fast' is not a number" in err and "Traceback" not in err
