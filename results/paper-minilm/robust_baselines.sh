@@ -17,7 +17,12 @@ export HF_HUB_OFFLINE=1 RBM_OFFLINE=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$
 OUT=$HERE/robust-baselines
 mkdir -p "$HERE/logs" "$OUT"
 LORA_LRS=${LORA_LRS:-"5e-4 1e-3 2e-3"}
+SEED_LIST=${SEEDS:-1 2 3}          # SEEDS="4 5 6" adds seeds (vanilla and Match-Tuning have 1-6 stored)
+SEED_CSV=${SEED_LIST// /,}
+ADV_METHODS=${ADV_METHODS:-freelb,smart}
+WITH_LORA=${WITH_LORA:-1}
 
+if [ "$WITH_LORA" = 1 ]; then
 echo "$(date +%T) LoRA lr on held-out training rows: $LORA_LRS"
 for lr in $LORA_LRS; do echo "$lr"; done | xargs -P "$WORKERS" -I{} nice -n 5 "$PY" "$HERE/budget_check.py" \
     --task sst2 --method lora --lr {} --threads "$THREADS" --data-dir "$DATA" --out "$HERE/budget" \
@@ -31,6 +36,7 @@ print(f"{best['lr']:g}")
 PY
 )
 echo "$(date +%T) LoRA lr chosen on held-out rows: $LORA_LR"
+fi
 
 run() {  # NAME ARGS...
     local name=$1; shift
@@ -39,13 +45,13 @@ run() {  # NAME ARGS...
         --executor local --workers "$WORKERS" --threads-per-worker "$THREADS" >"$HERE/logs/$name.log" 2>&1 \
         && echo "$(date +%T) done  $name" || echo "$(date +%T) FAILED $name (logs/$name.log)"
 }
-run robust-train-adv run pm-glue --tasks sst2 --methods freelb,smart --seeds 1,2,3 --output "$OUT/glue"
-run robust-train-lora run pm-glue --tasks sst2 --methods lora --seeds 1,2,3 --set "train.lr=$LORA_LR" \
-    --output "$OUT/glue"
+run robust-train-adv run pm-glue --tasks sst2 --methods "$ADV_METHODS" --seeds "$SEED_CSV" --output "$OUT/glue"
+[ "$WITH_LORA" = 1 ] && run robust-train-lora run pm-glue --tasks sst2 --methods lora --seeds "$SEED_CSV" \
+    --set "train.lr=$LORA_LR" --output "$OUT/glue"
 
 ckpts() {
     local m s
-    for m in lora freelb smart; do for s in 1 2 3; do
+    for m in lora freelb smart; do for s in $SEED_LIST; do
         local dir=$OUT/glue/checkpoints/pm-glue/sst2/clean/$m/seed-$s
         [ -f "$dir/rbm_card.json" ] && printf -- '--checkpoint sst2/seed-%s/%s=%s ' "$s" "$m" "$dir"
     done; done
