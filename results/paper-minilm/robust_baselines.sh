@@ -7,13 +7,7 @@
 # Resumable: every stage skips what is stored.  WORKERS=2 THREADS=1 by default.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
-WORKERS=${WORKERS:-2}
-THREADS=${THREADS:-1}
-RBM=${RBM:-$ROOT/.venv/bin/rbm}
-PY=$(dirname "$RBM")/python
-export HF_HUB_OFFLINE=1 RBM_OFFLINE=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+source "$HERE/settings.sh"
 OUT=$HERE/robust-baselines
 mkdir -p "$HERE/logs" "$OUT"
 LORA_LRS=${LORA_LRS:-"5e-4 1e-3 2e-3"}

@@ -8,19 +8,12 @@
 #   WORKERS=1 THREADS=2 results/paper-minilm/run.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-DATA=${RBM_DATA_DIR:-$ROOT/../shared/data}
-WORKERS=${WORKERS:-2}
-THREADS=${THREADS:-1}
+source "$HERE/settings.sh"
 STAGES=${STAGES:-"table1 table2 table7 table7pre attacks table3 table5 table6 table1t render"}
 # SEEDS="4 5 6" trains / scores extra seeds in tables 1, 2, 3 and 5 (default 1 2 3)
-RBM=${RBM:-$ROOT/.venv/bin/rbm}
-[ -x "$RBM" ] || RBM=$(command -v rbm)
-PY=$(dirname "$RBM")/python   # the interpreter rbm runs in (summary.py imports the package)
 # RBM_CODE=DIR runs the package from DIR (e.g. a `git worktree` pinned at one commit), so that a
 # multi-hour grid is not affected by edits to the checkout it was started from.
 [ -n "${RBM_CODE:-}" ] && export PYTHONPATH=$RBM_CODE
-export HF_HUB_OFFLINE=1 RBM_OFFLINE=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 SUITES=$HERE/suites
 mkdir -p "$HERE/logs"
 
