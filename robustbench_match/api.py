@@ -106,6 +106,7 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
     Without ``output`` nothing is kept on disk (checkpoints a training suite needs, and attack logs, live in a
     temporary folder removed at the end) and the records are the same as ``rbm run``'s.
     """
+    from .checkpoints import CallablePredictor
     from .commands.run import with_params
     from .evaluators import CheckpointRef, RunContext
     from .inference import check_max_length, resolve_device, resolve_precision
@@ -143,7 +144,7 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
                 ref = CheckpointRef.parse(f"{label}={path}")
                 if predictor is not None:
                     ctx._open[ref.path] = predictor
-                    ctx.force = ctx.force or predictor.digest().get("kind") == "callable"  # no content to compare
+                    ctx.force = ctx.force or isinstance(predictor, CallablePredictor)  # no content to compare
                 ctx.checkpoints.append(ref)
         if output is not None:
             ResultStore(run_dir).check_writable()

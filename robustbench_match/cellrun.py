@@ -19,16 +19,15 @@ from .card import CARD_FILE, read_card
 from .checkpoints import HFCheckpoint
 from .errors import RBMError
 from .evaluators import Cell, CellResult, CheckpointRef, Evaluator, RunContext
-from .inputs import inside, path_component
+from .inputs import path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
-from .results import (MemoryStore, Record, ResultStore, atomic_write_text, dumps, git_dirty, git_revision,
+from .results import (PUBLISHED_DIR, Record, ResultStore, git_dirty, git_revision,
                       now_iso, record_problem, versions)
 from .suites import Suite
 from .tasks import get_task
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_DIR = "published"  # records a job has published but not yet merged into results.jsonl
 QUARANTINE_DIR = "quarantine"  # published copies that could not be merged (kept for the user, never deleted)
 
 
@@ -46,7 +45,7 @@ def run_cell(suite: Suite, evaluator: Evaluator, cell: Cell, ctx: RunContext, st
         record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)
         record["fingerprint"] = cell.fingerprint
         record["executor"] = executor or executor_info("inline")
-        publish(store, record, cell.slug)
+        store.publish(record, cell.slug)
     except OSError as exc:  # a full disk: say what was kept, so nothing has to be recomputed by hand
         kept = getattr(cell.checkpoint, "path", None)
         where = f"; its checkpoint is kept at {kept} (a rerun reuses it)" if cell.train is not None and kept else ""
@@ -58,19 +57,6 @@ def run_cell(suite: Suite, evaluator: Evaluator, cell: Cell, ctx: RunContext, st
 
 def executor_info(kind: str, job_id: Optional[str] = None) -> dict:
     return {"kind": kind, "job_id": job_id, "host": socket.gethostname()}
-
-
-def publish(store: ResultStore, record: dict, slug: str) -> None:
-    """The job's own atomic copy first (``published/``), then the merge into ``results.jsonl`` under its
-    lock; the copy is removed once merged. A job killed in between leaves the copy, merged by the next run.
-    The in-memory store of ``evaluate(output=None)`` takes the record directly."""
-    if isinstance(store, MemoryStore):
-        store.put(record)
-        return
-    path = inside(store.dir, store.dir / PUBLISHED_DIR / (path_component(slug) + ".json"), "a published record")
-    atomic_write_text(path, dumps(record) + "\n")
-    store.put(record)
-    path.unlink(missing_ok=True)
 
 
 def merge_published(store: ResultStore) -> int:

@@ -403,6 +403,7 @@ class InMemoryModel(HFCheckpoint):
         super().__init__(name, f"memory:{name}", **options)
         self._model, self._tokenizer = model, tokenizer
         self._card = {}
+        self._digest: Optional[dict] = None
 
     def load(self):
         return self._model, self._tokenizer
@@ -414,13 +415,13 @@ class InMemoryModel(HFCheckpoint):
     def digest(self) -> dict:
         """The content of the weights (and the tokenizer's vocabulary size), so a stored cell is reused only
         for the same numbers."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for key, tensor in sorted(self._model.state_dict().items()):
-            h.update(key.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
-        h.update(str(len(self._tokenizer)).encode())
-        return {"kind": "memory", "sha256": h.hexdigest()}
+        if self._digest is None:  # once per model: every cell of the plan asks (the weights are not modified)
+            h = hashlib.sha256()
+            for key, tensor in sorted(self._model.state_dict().items()):
+                h.update(key.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+            h.update(str(len(self._tokenizer)).encode())
+            self._digest = {"kind": "memory", "sha256": h.hexdigest()}
+        return self._digest
 
     def describe(self) -> dict:
         return {"kind": "memory", "path": None, "class": type(self._model).__name__, "labels": self._label_info}

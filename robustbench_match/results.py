@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 RESULTS_FILE = "results.jsonl"
 PREDICTIONS_DIR = "predictions"
+PUBLISHED_DIR = "published"  # records a job has published but not yet merged into results.jsonl
 #: fields every stored record has (a line without them is not ours: refused by name, never half-used)
 RECORD_FIELDS = ("key", "suite", "model", "task", "eval_set", "condition", "metrics", "main_metric")
 
@@ -220,6 +221,16 @@ class ResultStore:
             records[record["key"]] = record
             atomic_write_text(self.path, "".join(dumps(r) + "\n" for r in records.values()))
 
+    def publish(self, record: dict, slug: str) -> None:
+        """The job's own atomic copy first (``published/``), then the merge into ``results.jsonl`` under its
+        lock; the copy is removed once merged. A job killed in between leaves the copy, merged by the next run."""
+        from .inputs import inside, path_component
+
+        path = inside(self.dir, self.dir / PUBLISHED_DIR / (path_component(slug) + ".json"), "a published record")
+        atomic_write_text(path, dumps(record) + "\n")
+        self.put(record)
+        path.unlink(missing_ok=True)
+
     def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
                          labels: Optional[np.ndarray]) -> tuple[str, str]:
         """Per-example predictions with their dataset index, written before the cell's record; returns the
@@ -256,6 +267,9 @@ class MemoryStore(ResultStore):
 
     def check_writable(self) -> None:
         return None
+
+    def publish(self, record: dict, slug: str) -> None:
+        self.put(record)  # nothing on disk to survive a kill: the record is kept as it is
 
     def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
                          labels: Optional[np.ndarray]) -> tuple[str, str]:

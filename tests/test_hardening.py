@@ -759,7 +759,6 @@ def test_a_full_disk_is_one_line_and_a_trained_checkpoint_survives(env, capsys, 
         return real(path, text)
 
     monkeypatch.setattr(results, "atomic_write_text", full)
-    monkeypatch.setattr("robustbench_match.cellrun.atomic_write_text", full)
     code, _, err = rbm(["run", suite, "--data-dir", env["root"], "--output", out, "--format", "none"], capsys)
     assert code == 1 and "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("rbm ")]

@@ -309,11 +309,7 @@ def _register_folder(folder: Path, *, builtin: bool) -> None:
             raise RBMError(f"{path}: task {spec.name!r} is also defined in {seen[spec.name]} (one name, one task)")
         seen[spec.name] = path
         _check_eval_sets(spec)
-        TASKS.register(spec.name, spec, aliases=() if not builtin else (spec.glue_dir, *spec.aliases),
-                       override=not builtin)
-        if not builtin:
-            for alias in spec.aliases:
-                TASKS._aliases[TASKS._norm(alias)] = spec.name
+        TASKS.register(spec.name, spec, aliases=(spec.glue_dir, *spec.aliases), override=not builtin)
 
 
 def _check_eval_sets(spec: TaskSpec) -> None:
