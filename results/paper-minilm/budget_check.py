@@ -56,17 +56,20 @@ def run(args) -> dict:
     task = get_task(args.task)
     pool, held = split(task.name, args.data_dir, args.n_train)
     ckpt = Path(args.out) / "checkpoints" / stem(args)
-    cfg = TrainConfig(method=args.method, task=task.name, seed=1, output=str(ckpt), data_dir=args.data_dir,
+    cfg = TrainConfig(method=args.method, task=task.name, seed=args.seed, output=str(ckpt), data_dir=args.data_dir,
                       method_args=method_args(args),
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
                       group_by_length=False, overwrite=True)
     start = time.perf_counter()
     train(cfg, train_examples=pool)
     seconds = time.perf_counter() - start
+    logs = Path(args.out) / "training-logs"  # per-step loss (and M's masses): committed, unlike the checkpoint
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{stem(args)}.jsonl").write_bytes((ckpt / "training_log.jsonl").read_bytes())
     pred = HFCheckpoint("check", str(ckpt)).predict(held)
     score = compute_metrics([task.main_metric], held.labels, pred)[task.main_metric]
     share = None if task.is_regression else float(np.bincount(pred.astype(int)).max() / len(pred))
-    return {"task": task.name, "method": args.method, "method_args": method_args(args), "lr": args.lr, "n_train": len(pool), "n_heldout": len(held), "epochs": args.epochs,
+    return {"task": task.name, "method": args.method, "seed": args.seed, "method_args": method_args(args), "lr": args.lr, "n_train": len(pool), "n_heldout": len(held), "epochs": args.epochs,
             "batch_size": args.batch_size, "max_length": args.max_length, "metric": task.main_metric,
             "heldout_score": score, "heldout_majority": majority_score(task, held.labels),
             "prediction_share": share, "train_seconds": round(seconds, 1), "threads": args.threads,
@@ -88,10 +91,11 @@ def method_args(args) -> dict:
 def stem(args) -> str:
     """File stem of one check: vanilla keeps the original names; other methods add method and args."""
     base = f"{args.task}-lr{args.lr:g}-n{args.n_train}"
+    seed = "" if args.seed == 1 else f"-seed{args.seed}"  # seed 1 keeps the first checks' names
     if args.method == "vanilla" and not args.method_arg:
-        return base
+        return base + seed
     extra = "".join(f"-{k}{v:g}" if isinstance(v, float) else f"-{k}{v}" for k, v in method_args(args).items())
-    return f"{base}-{args.method}{extra}"
+    return f"{base}-{args.method}{extra}{seed}"
 
 
 def summary(out: Path) -> str:
@@ -121,6 +125,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="training seed (the pool and the held-out rows stay the same)")
     p.add_argument("--method", default="vanilla", help="the grid chooses lr with vanilla; other methods check "
                                                       "their own hyperparameters (e.g. Match-Tuning's T per task)")
     p.add_argument("--method-arg", action="append", metavar="KEY=VALUE")

@@ -17,6 +17,7 @@ for _name, _target in {
     "match-tuning": "match_tuning:MatchTuning",
     "match-tuning-positive": "match_tuning:MatchTuningPositive",
     "match-tuning-negative": "match_tuning:MatchTuningNegative",
+    "dense-head": "match_tuning:DenseHead",
     "r3f": "r3f:R3F",
     "child-tuning-f": "child_tuning:ChildTuningF",
     "child-tuning-d": "child_tuning:ChildTuningD",

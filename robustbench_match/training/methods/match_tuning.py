@@ -37,6 +37,9 @@ one. A negative-only row with no other-label instance in the batch is all zero: 
 logits are the classifier's bias, as the formula implies (no NaN: nothing is renormalised).
 ``ablation_mask=pre-softmax`` is the earlier form: the excluded logits are set to −inf before the
 softmax, the diagonal always kept, so every row stays a convex combination.
+
+``dense-head`` is the control: the same dense layer, representation, initialisation and export
+with M = I, so that Match-Tuning minus ``dense-head`` isolates the matching from the new head.
 """
 from __future__ import annotations
 
@@ -57,6 +60,11 @@ log = logging.getLogger(__name__)
 # changing the model.
 DEFAULT_TEMPERATURE = 0.5
 REPRESENTATIONS = ("cls-dense", "pooled-dense")
+# How the new dense layer starts: the encoder's own N(0, initializer_range) (as HF initialises any new
+# head layer) or torch's nn.Linear default (Kaiming-uniform, a = √5), which the authors' code gets by
+# constructing nn.Linear and never re-initialising it. On MiniLM the latter gives ≈ 1.5× larger
+# representations (|rep| 4.26 vs 2.84 on SST-2), so ≈ 2.2× larger rep·repᵀ: it shifts the effective T.
+DENSE_INITS = ("normal", "torch-default")
 ABLATION_MASKS = ("post-softmax", "pre-softmax")
 EXPORT_EPS = 2.0 ** -20  # ε of the cls-dense export (a power of two: exact in fp32/bf16)
 
@@ -113,7 +121,7 @@ class MatchedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rep = self.dense(x)
-        if self.training and rep.dim() == 2:
+        if self.training and rep.dim() == 2 and self.mode != "identity":
             rep = self.matching(rep) @ rep  # a batch of one gives M = [1] exactly (full / positive)
         return self.head(rep)
 
@@ -259,6 +267,9 @@ _TEMPERATURE = Param("temperature", DEFAULT_TEMPERATURE, float, "softmax tempera
 _REPRESENTATION = Param("representation", "cls-dense", str,
                         "what dense() sees: the raw [CLS] hidden state (authors' code) or the classifier's input",
                         choices=REPRESENTATIONS)
+_DENSE_INIT = Param("dense_init", "normal", str,
+                    "initialisation of the new dense layer: the encoder's N(0, initializer_range) or torch's "
+                    "nn.Linear default (the authors' code)", choices=DENSE_INITS)
 _ABLATION_MASK = Param("ablation_mask", "post-softmax", str,
                        "label mask on M after the softmax (paper) or on its logits before it", choices=ABLATION_MASKS)
 
@@ -266,7 +277,7 @@ _ABLATION_MASK = Param("ablation_mask", "post-softmax", str,
 class MatchTuning(Method):
     name = "match-tuning"
     summary = "in-batch matching z = softmax(rep·repᵀ/T)·rep before the classifier (training only)"
-    params = (_TEMPERATURE, _REPRESENTATION)
+    params = (_TEMPERATURE, _REPRESENTATION, _DENSE_INIT)
     mode = "full"
 
     def __init__(self, **hparams) -> None:
@@ -278,7 +289,7 @@ class MatchTuning(Method):
 
     def check_task(self, task) -> None:
         super().check_task(task)
-        if self.mode != "full" and task.is_regression:
+        if self.mode in ("positive", "negative") and task.is_regression:
             raise RBMError(f"method {self.name} masks by label and needs a classification task; {task.name} is regression")
 
     def setup(self, ctx) -> None:
@@ -289,10 +300,11 @@ class MatchTuning(Method):
             self.site = ClsDenseSite(model, self.head_name)
         hidden = head.in_features
         dense = nn.Linear(hidden, hidden, device=head.weight.device, dtype=head.weight.dtype)
-        with torch.no_grad():  # the model's own initialisation, as for any new head layer
-            dense.weight.normal_(0.0, getattr(model.config, "initializer_range", 0.02))
-            dense.bias.zero_()
-        self.module = MatchedLinear(head, dense, self.hparams["temperature"], self.mode,
+        if self.hparams.get("dense_init", "normal") == "normal":
+            with torch.no_grad():  # the model's own initialisation, as for any new head layer
+                dense.weight.normal_(0.0, getattr(model.config, "initializer_range", 0.02))
+                dense.bias.zero_()
+        self.module = MatchedLinear(head, dense, self.hparams.get("temperature", 1.0), self.mode,
                                     self.hparams.get("ablation_mask", "post-softmax"))
         if self.site is not None:
             self.site.install(model, self.module)
@@ -339,12 +351,23 @@ class MatchTuning(Method):
 class MatchTuningPositive(MatchTuning):
     name = "match-tuning-positive"
     summary = "ablation (Table 7): M ← A⊙M, only self + same-label instances mix (mask after the softmax)"
-    params = (_TEMPERATURE, _REPRESENTATION, _ABLATION_MASK)
+    params = (_TEMPERATURE, _REPRESENTATION, _DENSE_INIT, _ABLATION_MASK)
     mode = "positive"
 
 
 class MatchTuningNegative(MatchTuning):
     name = "match-tuning-negative"
     summary = "ablation (Table 7): M ← (1−A)⊙M, only other-label instances, self dropped (mask after the softmax)"
-    params = (_TEMPERATURE, _REPRESENTATION, _ABLATION_MASK)
+    params = (_TEMPERATURE, _REPRESENTATION, _DENSE_INIT, _ABLATION_MASK)
     mode = "negative"
+
+
+class DenseHead(MatchTuning):
+    """The control for Match-Tuning's head (issue 21): the same dense layer on the same representation,
+    the same initialisation and the same export, with M = I — everything Match-Tuning does except the
+    matching. Match-Tuning minus this row is what the in-batch matching itself adds."""
+
+    name = "dense-head"
+    summary = "control: Match-Tuning's dense layer on the raw [CLS] state with M = I (no in-batch matching)"
+    params = (_REPRESENTATION, _DENSE_INIT)
+    mode = "identity"
