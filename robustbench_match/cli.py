@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                                          "that `rbm run` writes"),
     "status": ("robustbench_match.commands.status", "show done / running / failed cells of a run folder, with "
                                                     "job ids and log paths"),
+    "compact": ("robustbench_match.commands.compact", "rewrite a run folder's results.jsonl with only the newest "
+                                                      "record of each cell"),
     "suites": ("robustbench_match.commands.suites", "list the suites (wildcards allowed)"),
     "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX, CSV or JSON"),
     "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "

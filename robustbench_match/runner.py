@@ -181,6 +181,7 @@ def execute(plan: Plan, ctx: RunContext, executor: str = "inline", options=None)
         runner = EXECUTORS.get(executor)(options)
         failed = [o for o in runner.run(plan, jobs, ctx) if not o.ok]
     merge_published(store)
+    store.compact_if_worthwhile()
     keys = {p.cell.key for p in plan.cells}
     return SuiteRun([r for r in store.records() if r["key"] in keys], failed)
 

@@ -21,6 +21,7 @@ import pytest
 
 from cli_helpers import rbm
 from robustbench_match.cli import main
+from robustbench_match.results import ResultStore
 
 DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "glue" / "SST-2").is_dir(), reason=f"no shared data at {DATA_DIR}")
@@ -52,8 +53,11 @@ def _save_minilm(folder: Path, num_labels: int) -> Path:
     from robustbench_match.models import default_base_model
     from robustbench_match.tasks import get_task
 
+    import torch
+
     base = default_base_model()
     names = get_task("sst2").label_names if num_labels == 2 else get_task("mnli").label_names
+    torch.manual_seed(3)  # the fresh head is random: the same one in every session (seed 3: not one-class on the 32 rows)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     model.save_pretrained(folder, safe_serialization=True)
@@ -273,14 +277,14 @@ def test_rerun_with_another_checkpoint_under_the_same_name_never_prints_the_old_
     args = lambda ck: ["run", "glue-dev", "--checkpoint", f"sst2/m={ck}", "--data-dir", env["root"],  # noqa: E731
                        "--output", out, "--format", "none"]
     assert rbm(args(checkpoints["good"]), capsys)[0] == 0
-    first = json.loads((out / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    first = ResultStore(out).records()[0]["metrics"]["accuracy"]
     fresh = env["tmp"] / "fresh"
     rbm(["run", "glue-dev", "--checkpoint", f"sst2/m={checkpoints['other-head']}", "--data-dir", env["root"],
          "--output", fresh, "--format", "none"], capsys)
-    other = json.loads((fresh / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    other = ResultStore(fresh).records()[0]["metrics"]["accuracy"]
     assert other != first  # the two heads really score differently on these 32 rows
     code, _, err = rbm(args(checkpoints["other-head"]), capsys)
-    stored = json.loads((out / "results.jsonl").read_text().splitlines()[0])["metrics"]["accuracy"]
+    stored = ResultStore(out).records()[0]["metrics"]["accuracy"]
     if code == 0:
         assert stored == pytest.approx(other)
     else:
@@ -813,6 +817,7 @@ def test_fp16_refuses_weights_beyond_its_range(checkpoints, tmp_path):
     model = AutoModelForSequenceClassification.from_pretrained(checkpoints["good"])
     check_fp16_range(model, "plain")
     with torch.no_grad():
+        model.classifier.weight[0, 0] = 1.0  # whatever the tiny training left there, 2^20 overflows fp16
         model.classifier.weight.mul_(2.0 ** 20)
     with pytest.raises(RBMError, match="exceeds fp16's range"):
         check_fp16_range(model, "scaled")

@@ -43,7 +43,8 @@ def test_glue_dev_scores_a_real_checkpoint_well_above_majority(sst2_checkpoint, 
     assert _run("glue-dev", "--checkpoint", f"vanilla={sst2_checkpoint}", "--data-dir", data_dir,
                 "--output", str(out), "--force") == 0
     records = ResultStore(out).records()
-    assert len((out / "results.jsonl").read_text().splitlines()) == 1 and len(records) == 1
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(records) == 1 and len(lines) == 2 and json.loads(lines[-1]) == records[0]  # appended; newest wins
     assert records[0]["metrics"]["accuracy"] == pytest.approx(acc)  # deterministic
 
 
@@ -110,21 +111,27 @@ def test_kill_at_any_moment_then_rerun_loses_and_duplicates_nothing(sst2_checkpo
             assert rec["date"] == first[rec["key"]]["date"]
 
 
-def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+def test_interrupted_write_leaves_the_old_records(tmp_path, monkeypatch):
+    """A put that dies half-way through its line (disk full) loses only itself; the next put cuts the torn
+    tail off before appending."""
     store = ResultStore(tmp_path)
     base = {"suite": "s", "model": "m", "task": "rte", "eval_set": "rte", "condition": "clean",
             "metrics": {"accuracy": 0.5}, "main_metric": "accuracy"}
     store.put({**base, "key": "a", "v": 1})
+    real_write = os.write
 
-    def boom(*_):
-        raise OSError("disk full")
+    def half_then_full(fd, data):
+        real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", boom)
+    monkeypatch.setattr(os, "write", half_then_full)
     with pytest.raises(OSError):
         store.put({**base, "key": "b", "v": 2})
     monkeypatch.undo()
     assert [r["key"] for r in store.records()] == ["a"]
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    store.put({**base, "key": "c", "v": 3})
+    assert [r["key"] for r in store.records()] == ["a", "c"]
+    assert all(json.loads(line) for line in store.path.read_text().splitlines())
 
 
 def test_unreachable_hub_checkpoint_is_one_line(monkeypatch, tmp_path, capsys, data_dir):

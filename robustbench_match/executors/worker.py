@@ -9,12 +9,13 @@ that fails does not stop the job's other cells; the job then exits non-zero.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import traceback
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
+
+from filelock import FileLock, Timeout
 
 from ..errors import RBMError
 from ..registry import UnknownNameError
@@ -28,16 +29,16 @@ THREADS_ENV = "RBM_THREADS"
 def job_lock(run_dir: Path, job_name: str) -> Iterator[None]:
     path = jobs_dir(run_dir) / "locks" / f"{job_name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("job %s is running elsewhere (an earlier copy); waiting for it", job_name)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("job %s is running elsewhere (an earlier copy); waiting for it", job_name)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def set_threads(threads: Optional[int] = None) -> None:
