@@ -151,6 +151,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _sync(fd: int) -> None:
+    """Durable before the lock is released: fdatasync (data and the size that reaches it) where it exists."""
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
 def _repair_tail(fd: int, path: Path) -> None:
     """Before appending: a last line without its newline is a put that was killed mid-write (cut it off) —
     or, in a hand-edited file, a complete record missing its newline (terminate it)."""
@@ -201,11 +206,14 @@ class ResultStore:
     def __init__(self, directory: str | os.PathLike) -> None:
         self.dir = Path(directory)
         self.path = self.dir / RESULTS_FILE
+        self._lock: Optional[FileLock] = None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.dir / ".results.lock")):
+        if self._lock is None:  # one lock object per store: a put stays O(1) and cheap
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(str(self.dir / ".results.lock"))
+        with self._lock:
             yield
 
     def scan(self) -> tuple[list[dict], int]:
@@ -274,7 +282,7 @@ class ResultStore:
                 view = memoryview(line)
                 while view:  # one write() for a whole line; the loop only matters on a short write
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
+                _sync(fd)
             finally:
                 os.close(fd)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..tasks import eval_set_display, get_task
-from .layouts import Cell, TableBuilder, TableSpec, eval_set_order, majority_score, pick_baseline
+from .layouts import Cell, TableBuilder, TableSpec, eval_set_order, group_records, majority_score, pick_baseline
 
 COLUMNS = (("original_accuracy", "clean", True), ("accuracy_under_attack", "attacked", True),
            ("accuracy_drop", "drop", False), ("attack_success_rate", "success", False))
@@ -39,10 +39,11 @@ def _recipe_table(records: list[dict], recipe: str, baseline: Optional[str]) -> 
     table = TableBuilder(f"{', '.join(sorted({r['suite'] for r in records}))}: {recipe}", rows, columns)
     for eval_set, task in sets:
         on_set = [r for r in records if r["eval_set"] == eval_set]
+        by_row = group_records(on_set, attack_row)
         for metric, label, higher in COLUMNS:
             col = f"{eval_set_display(get_task(task), eval_set)} {label}"
             for row in rows:
-                group = [r for r in on_set if attack_row(r) == row]
+                group = by_row.get(row, [])
                 if group:
                     table.cell(row, col, Cell.of(group, lambda r, m=metric: r["metrics"].get(m)), higher)
             if any(r.get("main_metric") == metric for r in on_set):

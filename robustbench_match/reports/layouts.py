@@ -331,6 +331,14 @@ def eval_set_order(eval_set: str, task: str) -> tuple[int, str]:
     return (GLUE_TASKS.index(task) if task in GLUE_TASKS else len(GLUE_TASKS) + names.index(task), eval_set)
 
 
+def group_records(records: list[dict], key: Callable[[dict], Hashable]) -> dict[Hashable, list[dict]]:
+    """Records by ``key`` in one pass (a leaderboard has thousands of rows: filtering per cell is quadratic)."""
+    out: dict[Hashable, list[dict]] = {}
+    for r in records:
+        out.setdefault(key(r), []).append(r)
+    return out
+
+
 def row_label(record: dict) -> str:
     cond = record.get("condition") or "clean"
     return record["model"] if cond == "clean" else f"{record['model']} [{cond}]"
@@ -367,8 +375,10 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
     rows = sorted({row_label(r) for r in records})
     base = pick_baseline(rows, baseline)
     rows = [base] + [r for r in rows if r != base] if base else rows
-    cells = {(row, e): Cell.of([r for r in records if row_label(r) == row and r["eval_set"] == e])
-             for row in rows for e, _ in sets}
+    by_cell = group_records(records, lambda r: (row_label(r), r["eval_set"]))
+    by_set = group_records(records, lambda r: r["eval_set"])
+    direction = {e: higher_is_better(by_set[e]) for e, _ in sets}
+    cells = {(row, e): Cell.of(by_cell.get((row, e), [])) for row in rows for e, _ in sets}
     table = TableBuilder(_suite_title(records), rows, [*columns, "Avg", "Δ", "p"])
     avg_cells: dict[str, Cell] = {}
     avg: dict[str, float] = {}
@@ -377,7 +387,7 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
         mine = [cells[(row, e)] for e, _ in sets]
         for (e, t), col, cell in zip(sets, columns, mine):
             if cell.n_total:
-                table.cell(row, col, cell, higher_is_better([r for r in records if r["eval_set"] == e]))
+                table.cell(row, col, cell, direction[e])
         means = [c.mean for c in mine if c.n_total and math.isfinite(c.mean)]
         complete = len(means) == len(mine)
         incomplete |= not complete
@@ -408,7 +418,7 @@ def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec
                       n=delta.n or None, degenerate=degenerate)
             table.put(row, "p", table.p_text(seed_average(mine), seed_average(theirs)))
     for (e, _), col in zip(sets, columns):
-        table.majority[col] = majority_score([r for r in records if r["eval_set"] == e])
+        table.majority[col] = majority_score(by_set[e])
     if all(v is not None for v in table.majority.values()) and table.majority:
         table.majority["Avg"] = float(np.mean([v for v in table.majority.values()]))
     metric_note = ", ".join(sorted({f"{eval_set_display(get_task(t), e)}: {get_task(t).main_metric}" for e, t in sets}))

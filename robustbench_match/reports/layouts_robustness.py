@@ -17,7 +17,7 @@ from ..conditions.base import parse_condition
 from ..evaluators.advglue import SUBSETS, official_score, subset_score
 from ..tasks import GLUE_TASKS, get_task
 from .layouts import (DAGGER, UNPAIRED, Cell, Delta, TableBuilder, TableSpec, _drop_empty, delta_text,
-                      higher_is_better, is_degenerate, majority_score, num, paired_delta, pick_baseline, seed_average)
+                      higher_is_better, is_degenerate, majority_score, num, paired_delta, pick_baseline, seed_average, group_records)
 
 Value = Callable[[dict], float]
 
@@ -305,7 +305,8 @@ def _interval_kind(records: list[dict]) -> str:
 
 def _groups_summary(records: list[dict], baseline: Optional[str], eval_set: str) -> TableSpec:
     methods, _ = ordered_methods(records, baseline)
-    per = {m: [r for r in records if r["model"] == m] for m in methods}
+    by_model = group_records(records, lambda r: r["model"])
+    per = {m: by_model.get(m, []) for m in methods}
     avg = {m: Cell.of(per[m], metric("accuracy")) for m in methods}
     worst = {m: Cell.of(per[m], metric("worst_group_accuracy")) for m in methods}
     cols = ["Avg Acc", "Worst-group Acc", "95 % CI (worst)", "p (worst)"]
@@ -347,8 +348,9 @@ def _groups_detail(records: list[dict], baseline: Optional[str], eval_set: str) 
     display = "MNLI-m" if eval_set == "mnli-m" else "MNLI-mm" if eval_set == "mnli-mm" else eval_set
     table = TableBuilder(f"Per-group accuracy, {display}", methods, cols, digits=1)
     with_ci = False
+    by_model = group_records(records, lambda r: r["model"])
     for m in methods:
-        mine = [r for r in records if r["model"] == m]
+        mine = by_model.get(m, [])
         for n, col in zip(names, cols):
             cell = Cell()
             for r in mine:
