@@ -5,7 +5,7 @@ Layers, lowest first; a module imports only from its own layer or a lower one, a
 each other in a circle (``tests/test_layers.py`` reads this list and fails on an upward or circular
 import; imports under ``if TYPE_CHECKING:`` are type hints, not imports):
 
-0. _version, errors, registry, typed, inputs, models
+0. _version, errors, registry, typed, inputs, models, progress
 1. metrics, inference
 2. tasks, figures
 3. data, card, stats

@@ -6,9 +6,11 @@ so one ``--data-dir`` can also hold other suites' data (``ROOT/advglue/dev.json`
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import logging
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ import numpy as np
 
 from .errors import DataError
 from .tasks import TaskSpec, get_task
+
+log = logging.getLogger(__name__)
 
 HUB_GLUE = "nyu-mll/glue"
 DATA_DIR_ENV = "RBM_DATA_DIR"
@@ -141,13 +145,28 @@ def load_train(task: str | TaskSpec, data_dir: str | os.PathLike | None = None) 
     return load_split(spec, spec.train_split, data_dir)
 
 
+@contextlib.contextmanager
+def hub_progress(what: str):
+    """A hub download can take minutes: say so, and show datasets' own download bars while it runs (they are
+    off for local files, where one bar per file read is noise)."""
+    import datasets
+
+    log.info("loading %s from the Hugging Face hub (cached after the first download)", what)
+    datasets.enable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.disable_progress_bars()
+
+
 def _load_hub(spec: TaskSpec, split: str) -> Examples:
     import datasets  # heavy; only on this path
 
     path, name = spec.dataset_path or HUB_GLUE, spec.dataset_name
     where = f"hub dataset {path}{'/' + name if name else ''}"
     try:
-        ds = datasets.load_dataset(path, name, revision=spec.revision, split=split)
+        with hub_progress(f"{where} split {split}"):
+            ds = datasets.load_dataset(path, name, revision=spec.revision, split=split)
     except Exception as exc:  # offline, hub down, renamed dataset: all end the same for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("pass --data-dir with a glue_data-style folder to work offline" if spec.layout is not None

@@ -94,10 +94,31 @@ def autocast_context(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def tokenize(tokenizer, text_a: Sequence[str], text_b: Optional[Sequence[str]], max_length: int) -> list[list[int]] | dict:
-    """Tokenize without padding; returns the tokenizer's BatchEncoding (lists per example)."""
-    args = (list(text_a),) if text_b is None else (list(text_a), list(text_b))
-    return tokenizer(*args, truncation=True, max_length=max_length, padding=False)
+TOKENIZE_CHUNK = 10_000  # a set larger than this is tokenised in chunks, with a progress line per ~10 %
+
+
+def tokenize(tokenizer, text_a: Sequence[str], text_b: Optional[Sequence[str]], max_length: int) -> dict:
+    """Tokenize without padding; returns {field: list per example} (the tokenizer's BatchEncoding for small
+    sets). Large sets go in chunks (the same ids: every example is tokenised on its own) with progress."""
+    text_a = list(text_a)
+    text_b = None if text_b is None else list(text_b)
+
+    def call(lo: int, hi: int):
+        args = (text_a[lo:hi],) if text_b is None else (text_a[lo:hi], text_b[lo:hi])
+        return tokenizer(*args, truncation=True, max_length=max_length, padding=False)
+
+    if len(text_a) <= TOKENIZE_CHUNK:
+        return call(0, len(text_a))
+    from .progress import Progress
+
+    out: dict[str, list] = {}
+    with Progress(len(text_a), f"tokenise {len(text_a):,} examples", unit="example") as progress:
+        for lo in range(0, len(text_a), TOKENIZE_CHUNK):
+            part = call(lo, lo + TOKENIZE_CHUNK)
+            for key in part.keys():
+                out.setdefault(key, []).extend(part[key])
+            progress.update(min(TOKENIZE_CHUNK, len(text_a) - lo))
+    return out
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:

@@ -38,14 +38,14 @@ def dev(data_dir):
     return load_split("sst2", "validation", data_dir)
 
 
-def trained_in_memory(sst2, representation: str, steps: int = 3):
+def trained_in_memory(sst2, representation: str, steps: int = 3, method_name: str = "match-tuning", **hparams):
     """The training model after a few real SGD steps (so dense and classifier leave their init)."""
-    config = TrainConfig(method="match-tuning", task="sst2", output="unused", max_length=64)
+    config = TrainConfig(method=method_name, task="sst2", output="unused", max_length=64)
     torch.manual_seed(0)
     tokenizer, model, _, names = load_model(config, sst2.task, torch.device("cpu"))
-    data = Encoded.build(sst2.subset(np.arange(16 * steps)), tokenizer, 64)
+    data = Encoded.build(sst2.subset(np.arange(16 * max(steps, 1))), tokenizer, 64)
     ctx = TrainContext(model, tokenizer, sst2.task, data, torch.device("cpu"), "fp32", config, names)
-    method = build_method("match-tuning", {"representation": representation})
+    method = build_method(method_name, {"representation": representation, **hparams})
     method.setup(ctx)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     for step in range(steps):
@@ -162,3 +162,56 @@ def test_card_records_representation_random_batches_and_the_default_temperature(
                 "--group-by-length", "--representation", "pooled-dense"]) == 0
     hyper = json.loads((out / CARD_FILE).read_text())["hyperparameters"]
     assert hyper["group_by_length"] is True and hyper["representation"] == "pooled-dense"
+
+
+@pytest.mark.parametrize("dense_init", ["normal", "torch-default"])
+def test_dense_head_control_exports_its_training_models_logits(tmp_path, sst2, dev, dense_init):
+    """dense-head (issue 21): Match-Tuning's head with M = I — the export equals the training model's eval
+    logits on real dev rows, under either dense initialisation."""
+    from transformers import AutoModelForSequenceClassification
+
+    dev = dev.subset(np.arange(200))
+    tokenizer, model, method = trained_in_memory(sst2, "cls-dense", method_name="dense-head", dense_init=dense_init)
+    assert method.module.mode == "identity"
+    expected = dev_logits(model, tokenizer, dev)
+    method.export(model).save_pretrained(tmp_path / "exp")
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "exp").eval()
+    got = dev_logits(loaded, tokenizer, dev)
+    assert float((got - expected).abs().max()) < 1e-4 and torch.equal(got.argmax(-1), expected.argmax(-1))
+    assert float(expected.std()) > 0.05
+
+
+def test_dense_head_is_match_tuning_without_the_matching():
+    """In training mode the control applies no M (each row's logits are its own, whatever the batch) while
+    Match-Tuning mixes the batch; at inference both are classifier∘dense."""
+    torch.manual_seed(0)
+    head, dense = torch.nn.Linear(8, 2), torch.nn.Linear(8, 8)
+    x = torch.randn(6, 8)
+    control = MatchedLinear(head, dense, 1.0, mode="identity").train()
+    matched = MatchedLinear(head, dense, 1.0, mode="full").train()
+    plain = head(dense(x))
+    assert torch.equal(control(x), plain) and torch.equal(control(x[:2]), plain[:2])
+    assert not torch.allclose(matched(x), plain)
+    assert torch.equal(matched.eval()(x), plain)
+
+
+def test_dense_init_choices_and_the_card(tmp_path, sst2):
+    """normal = N(0, initializer_range) as HF inits a new head layer; torch-default = nn.Linear's own
+    Kaiming-uniform (the authors' code), bounded by 1/sqrt(fan_in); the card records the choice."""
+    import json
+
+    from robustbench_match.training import train
+
+    sizes = {}
+    for init in ("normal", "torch-default"):
+        _, model, method = trained_in_memory(sst2, "cls-dense", steps=0, dense_init=init)
+        weight = method.module.dense.weight.detach()
+        sizes[init] = (float(weight.std()), float(weight.abs().max()))
+    hidden = method.module.dense.in_features
+    assert sizes["normal"][0] == pytest.approx(0.02, rel=0.05)
+    assert sizes["torch-default"][1] <= 1 / hidden ** 0.5 and sizes["torch-default"][0] == pytest.approx(
+        1 / (3 * hidden) ** 0.5, rel=0.05)
+    cfg = TrainConfig(method="match-tuning", task="sst2", seed=1, output=str(tmp_path / "mt"), max_steps=1,
+                      batch_size=8, max_length=32, method_args={"dense_init": "torch-default"})
+    card = json.loads((Path(train(cfg, train_examples=sst2.subset(np.arange(16)))) / "rbm_card.json").read_text())
+    assert card["hyperparameters"]["dense_init"] == "torch-default"

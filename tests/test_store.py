@@ -132,3 +132,38 @@ def test_a_new_store_follows_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / RESULTS_FILE).stat().st_mode & 0o777 == 0o640
+
+
+# -- progress for every long phase (issue 22, item 3) ---------------------------------------------------------
+def test_progress_logs_every_tenth_with_eta(caplog):
+    import logging
+
+    from robustbench_match.progress import Progress
+
+    logger = logging.getLogger("rbm-test-progress")
+    with caplog.at_level(logging.INFO, logger="rbm-test-progress"):
+        with Progress(25, "phase", unit="batch", logger=logger) as progress:
+            for _ in range(25):
+                progress.update(extra="ok")
+    lines = [r.getMessage() for r in caplog.records if r.name == "rbm-test-progress"]
+    assert [line.split(":")[1].split(",")[0].strip() for line in lines] == [f"batch {n}/25" for n in (3, 6, 9, 12, 15, 18, 21, 24, 25)]
+    assert all("elapsed" in line and "ETA" in line and "ok" in line for line in lines)
+
+
+def test_large_sets_are_tokenised_in_chunks_with_the_same_ids(monkeypatch, caplog):
+    import logging
+
+    from transformers import AutoTokenizer
+
+    import robustbench_match.inference as inference
+    from robustbench_match.models import default_base_model
+
+    tokenizer = AutoTokenizer.from_pretrained(default_base_model())
+    a = [f"sentence {i} " + "word " * (i % 40) for i in range(2_500)]
+    b = [f"hypothesis {i}" for i in range(2_500)]
+    whole = inference.tokenize(tokenizer, a, b, 32)
+    monkeypatch.setattr(inference, "TOKENIZE_CHUNK", 300)
+    with caplog.at_level(logging.INFO):
+        chunked = inference.tokenize(tokenizer, a, b, 32)
+    assert set(chunked) == set(whole.keys()) and all(chunked[k] == whole[k] for k in whole.keys())
+    assert any("tokenise 2,500 examples: example 2500/2500" in r.getMessage() for r in caplog.records)

@@ -23,6 +23,7 @@ from ..errors import RBMError
 from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
 from ..evaluators.params import TextAttackParams
 from ..evaluators.planning import plan_grid, suite_tasks
+from ..progress import Progress
 from ..tasks import get_task
 from .environment import configure_nltk, import_textattack
 from .log import AttackLog
@@ -171,10 +172,13 @@ class TextAttackEvaluator(Evaluator):
         attack = build_attack(params["recipe"], wrapper, query_budget=params["query_budget"],
                               model_batch_size=params["model_batch_size"], data_dir=ctx.data_dir)
         log.info("%s: attacking %d of %d examples with %s", cell.key, len(todo), len(sample), params["recipe"])
-        for n, position in enumerate(todo, 1):
-            attack_log.append(attack_example(attack, sample, position, int(params["sample_seed"])))
-            if n % 10 == 0 or n == len(todo):
-                log.info("%s: %d/%d attacked", cell.key, n, len(todo))
+        counts: dict[str, int] = {}
+        with Progress(len(todo), f"{cell.key}: {params['recipe']}", unit="example", logger=log) as progress:
+            for position in todo:
+                row = attack_example(attack, sample, position, int(params["sample_seed"]))
+                attack_log.append(row)
+                counts[row["result"]] = counts.get(row["result"], 0) + 1
+                progress.update(extra=", ".join(f"{k} {v}" for k, v in sorted(counts.items())), **counts)
 
     @staticmethod
     def _result(cell: Cell, sample: Examples, rows: list[dict], log_path: Path, label_how: Optional[str]) -> CellResult:

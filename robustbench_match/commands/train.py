@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if meta["required"]:
             kwargs.update(required=True, default=None)
             if f.name == "method":
-                kwargs["help"] = f"one of {', '.join(METHODS)}; combine with '+', e.g. match-tuning+r3f"
+                kwargs["help"] = (f"one of {', '.join(METHODS)}; combine with '+', e.g. match-tuning+r3f. "
+                                  "child-tuning-d spends one extra epoch (its Fisher pass over the training "
+                                  "set, with its own progress line) before step 1")
         if meta["choices"]:
             kwargs["choices"] = meta["choices"]
         parser.add_argument(flag, **kwargs)

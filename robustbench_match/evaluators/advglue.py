@@ -16,7 +16,7 @@ import numpy as np
 
 from ..metrics import advglue_subset_score
 from ..checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
-from ..data import Examples, find_in_data_dir, resolve_data_dir
+from ..data import Examples, find_in_data_dir, hub_progress, resolve_data_dir
 from ..errors import DataError, RBMError
 from ..tasks import TaskSpec, get_task
 from .base import Cell, CellResult, Evaluator, RunContext, limit_eval
@@ -86,7 +86,8 @@ def _from_hub(spec: TaskSpec, config: str) -> Examples:
     import datasets
 
     try:
-        ds = datasets.load_dataset(HUB_ADVGLUE, config, split="validation")
+        with hub_progress(f"hub dataset {HUB_ADVGLUE}/{config}"):
+            ds = datasets.load_dataset(HUB_ADVGLUE, config, split="validation")
     except Exception as exc:  # offline or renamed: one message either way
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"hub dataset {HUB_ADVGLUE}/{config}: could not load ({first}); pass --data-dir with "

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .._version import __version__
+from ..progress import Progress
 from ..card import CARD_FILE, write_card
 from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
@@ -127,6 +128,9 @@ class TrainContext:
         if self.task.is_regression:
             return F.mse_loss(logits.float().squeeze(-1), labels, reduction="none")
         return F.cross_entropy(logits.float(), labels, reduction="none")
+
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.data.lengths) / self.config.batch_size)
 
     def batches(self, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         """One epoch of training batches in the run's order (used by ChildTuning-D's Fisher pass)."""
@@ -336,7 +340,7 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     epoch_cpu: list[float] = []  # process CPU time: robust to other load on a shared CPU machine
     partial: Optional[dict] = None
     epoch = 0
-    progress = Progress(total, f"{method.name} on {task.name}", enabled=rank == 0)
+    progress = Progress(total, f"train {method.name} on {task.name}", enabled=rank == 0, logger=log)
     try:
         while ctx.step < total:
             batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
@@ -352,7 +356,7 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
                 if ctx.step % cfg.log_every == 0 or ctx.step == total:
                     records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
                                     "lr": lr, **metrics})
-                progress.update(ctx.step, loss)
+                progress.update(1, extra=f"loss {loss:.4f}", loss=f"{loss:.4f}")
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
@@ -379,46 +383,6 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
         _save(ctx, method, tmp, records)
     return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
                  epoch_cpu, partial, diverged)
-
-
-class Progress:
-    """Training progress: a tqdm bar on a terminal, and a log line every ~10 % of the steps (step/total,
-    loss, elapsed, ETA) so that logs and non-interactive runs show progress too."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
-        import sys
-
-        from tqdm.auto import tqdm
-
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.every = max(1, min(100, math.ceil(total / 10)))
-        self.start = time.perf_counter()
-        self.bar = tqdm(total=total, desc=f"train {desc}", unit="step", leave=False,
-                        disable=not (enabled and sys.stderr.isatty()))
-
-    def update(self, step: int, loss: float) -> None:
-        if not self.enabled:
-            return
-        self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        if step % self.every == 0 or step == self.total:
-            elapsed = time.perf_counter() - self.start
-            eta = elapsed / step * (self.total - step)
-            message = (f"train {self.desc}: step {step}/{self.total}, loss {loss:.4f}, elapsed {_clock(elapsed)}, "
-                       f"ETA {_clock(eta)}")
-            if self.bar.disable:
-                log.info(message)
-            else:
-                self.bar.write(f"INFO {__name__}: {message}")
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 #: the loss is called diverged when the mean of its last steps is both this many times and this much

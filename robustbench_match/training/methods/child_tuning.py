@@ -18,11 +18,16 @@ AdamW update (here: after clipping).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
+from ...progress import Progress
 from .base import Method, Param, prob_open_closed
 from ..modeling import encoder_layers, layer_index
+
+log = logging.getLogger(__name__)
 
 _P = Param("reserve_p", 0.3, float, "fraction p of gradient entries kept", check=prob_open_closed, expected="in (0, 1]")
 
@@ -64,7 +69,10 @@ class ChildTuningD(Method):
         rng = np.random.default_rng(ctx.config.seed + 7919)  # its own stream: training order unchanged
         batches, clip = 0, ctx.config.max_grad_norm
         ctx.model.train()
+        progress = Progress(ctx.batches_per_epoch(), "child-tuning-d Fisher pass (one epoch before step 1)",
+                            unit="batch", logger=log)
         for batch in ctx.batches(rng):
+            progress.update()
             ctx.model.zero_grad(set_to_none=True)
             logits = ctx.forward(batch)
             ctx.per_example_loss(logits, batch["labels"]).mean().backward()
@@ -74,6 +82,7 @@ class ChildTuningD(Method):
                         torch.nn.utils.clip_grad_norm_(p, clip)  # per tensor, as the official code
                     sums[n] += p.grad.float() ** 2
             batches += 1
+        progress.close()
         ctx.model.zero_grad(set_to_none=True)
         return {n: s / max(1, batches) for n, s in sums.items()}
 
