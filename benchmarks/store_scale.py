@@ -152,7 +152,7 @@ def main(argv=None) -> None:
 
 def render(result: dict) -> str:
     m = result["machine"]
-    lines = [f"# Results store at scale (`benchmarks/store_scale.py`)", "",
+    lines = ["# Results store at scale (`benchmarks/store_scale.py`)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores; 1-minute load average at start {m['load_1min_at_start']}; "
              f"Python {m['python']}. Records: real Table 1 records (≈ 2.2 kB each) varied over methods × seeds × tasks.",
              "", "| records | file MB | puts s | puts/s | full read s | rbm table s | rbm compare s | rbm status s |",

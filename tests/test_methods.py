@@ -310,7 +310,7 @@ def test_child_tuning_d_fisher_clips_each_tensor_gradient_before_squaring():
     model = torch.nn.Linear(4, 3)
     x, y = torch.randn(5, 4) * 50, torch.tensor([0, 1, 2, 0, 1])  # large inputs: weight gradient norm ≫ 1
     ctx = SimpleNamespace(model=model, config=SimpleNamespace(seed=1, max_grad_norm=1.0),
-                          batches=lambda rng: iter([{"x": x, "labels": y}] * 2),
+                          batches=lambda rng: iter([{"x": x, "labels": y}] * 2), batches_per_epoch=lambda: 2,
                           forward=lambda batch: model(batch["x"]),
                           per_example_loss=lambda logits, labels: torch.nn.functional.cross_entropy(logits, labels,
                                                                                                     reduction="none"))
