@@ -137,6 +137,32 @@ def paired_test(a: Sequence[float], b: Sequence[float], test: str = "permutation
     return PairedTest(test, n, mean_diff, float(res.statistic), float(res.pvalue), 2.0 / 2 ** n, dropped)
 
 
+def t_interval(diff: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """The t-interval of the mean of paired per-seed differences (n − 1 degrees of freedom); NaN below two
+    finite values. Seeds are few, so it is wide — which is the point: it says how large a difference the
+    run could have missed, where "p > 0.05" alone would read as "no difference"."""
+    d = np.asarray(diff, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return float("nan"), float("nan")
+    half = float(sps.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def holm(p_values: Sequence[Optional[float]]) -> list[float]:
+    """Holm's step-down adjustment (family-wise error) of the finite p-values, in input order; a missing or
+    NaN p stays NaN and does not count in the family size m. adj_(i) = max_{j<=i} min(1, (m - j + 1) p_(j))."""
+    p = np.array([np.nan if v is None else float(v) for v in p_values], dtype=float)
+    ok = np.flatnonzero(np.isfinite(p))
+    out = np.full(p.shape, np.nan)
+    m = ok.size
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
 # ---------------------------------------------------------------------------- over examples
 @dataclass(frozen=True)
 class McNemar:

@@ -116,12 +116,13 @@ def per_example_test(task_name: str, main: str, labels: np.ndarray, a: np.ndarra
 
 def over_seeds(a: dict, b: dict) -> dict:
     """The exact sign-flip test of the seed-paired main metric."""
-    from ..stats import paired_test
+    from ..stats import paired_test, t_interval
 
     seeds = sorted(set(a) & set(b), key=lambda s: (s is None, s))
     only = sorted(map(str, (set(a) ^ set(b))))
     va, vb = [a[s] for s in seeds], [b[s] for s in seeds]
     t = paired_test(va, vb)
+    low, high = t_interval(np.asarray(va, dtype=float) - np.asarray(vb, dtype=float))
     notes = []
     if t.n_dropped:
         notes.append(f"{t.n_dropped} seed(s) dropped (NaN)")
@@ -136,12 +137,13 @@ def over_seeds(a: dict, b: dict) -> dict:
         mb = float(np.nanmean(vb)) if vb and np.isfinite(vb).any() else float("nan")
     return {"n": t.n, "a": ma, "b": mb, "delta": t.mean_diff,
             "test": "sign-flip (exact)" if t.n_resamples == 0 else f"sign-flip (Monte Carlo {t.n_resamples})",
-            "p": t.p_value, "min_p": t.min_p, "ci_low": None, "ci_high": None, "note": "; ".join(notes)}
+            "p": t.p_value, "min_p": t.min_p, "ci_low": low if np.isfinite(low) else None,
+            "ci_high": high if np.isfinite(high) else None, "note": "; ".join(notes)}
 
 
 # ---------------------------------------------------------------------------- the comparison
 COLUMNS = ("suite", "task", "eval_set", "condition", "seed", "metric", "n", "a", "b", "delta", "test", "p",
-           "min_p", "ci_low", "ci_high", "a_degenerate", "b_degenerate", "note")
+           "p_holm", "min_p", "ci_low", "ci_high", "a_degenerate", "b_degenerate", "note")
 
 
 def compare(records: list[dict], run_dir: Path, model_a: str, model_b: str, n_boot: int = 10_000,
@@ -187,9 +189,20 @@ def compare(records: list[dict], run_dir: Path, model_a: str, model_b: str, n_bo
         values = {m: {s: _float(rec["metrics"].get(main)) for s, rec in by_model[m].items()} for m in (model_a, model_b)}
         rows.append({**base, "seed": "over seeds", **over_seeds(values[model_a], values[model_b]),
                      "a_degenerate": _any(ra), "b_degenerate": _any(rb)})
+    adjust_holm(rows)
     notes = [f"predictions were not saved for {', '.join(sorted(missing))} (per-seed tests need them: rerun "
              f"`rbm run ... --save-predictions --force`)"] if missing else []
     return rows, notes
+
+
+def adjust_holm(rows: list[dict]) -> None:
+    """``p_holm``: Holm's adjustment within each family the output prints — the over-seeds tests (one per task,
+    eval set and condition: the A-vs-B claims) and, apart, the per-seed tests over examples."""
+    from ..stats import holm
+
+    for family in ([r for r in rows if r["seed"] == "over seeds"], [r for r in rows if r["seed"] != "over seeds"]):
+        for row, adjusted in zip(family, holm([r.get("p") for r in family])):
+            row["p_holm"] = adjusted
 
 
 def _float(value) -> float:
@@ -236,16 +249,21 @@ def render(rows: list[dict], fmt: str, model_a: str, model_b: str) -> str:
         min_p = f"{r['min_p']:.3g}" if r.get("min_p") is not None and np.isfinite(r["min_p"]) else ""
         line = ([r["suite"]] if suites else []) + [
             r["task"], r["eval_set"], r["condition"], r["seed"], r["metric"], r.get("n", ""), a, b,
-            _num(r.get("delta")), r.get("test", "–"), format_p(r.get("p")), min_p, ci, r.get("note", "")]
+            _num(r.get("delta")), r.get("test", "–"), format_p(r.get("p")), format_p(r.get("p_holm")), min_p, ci,
+            r.get("note", "")]
         table.append(line)
     headers = (["suite"] if suites else []) + ["task", "eval set", "condition", "seed", "metric", "n",
-                                               f"A: {model_a}", f"B: {model_b}", "Δ (A−B)", "test", "p", "min p",
+                                               f"A: {model_a}", f"B: {model_b}", "Δ (A−B)", "test", "p", "p (Holm)", "min p",
                                                "95 % CI of Δ", "note"]
     text = tabulate([[markdown_cell(v) for v in line] for line in table], headers=list(map(markdown_cell, headers)),
                     tablefmt="github", disable_numparse=True)
     foot = ["", "Scores ×100. Per seed: exact McNemar on the examples both models scored (accuracies), else a paired "
                 "bootstrap of the main metric over examples; over seeds: the exact paired sign-flip test "
-                "(min p = the smallest p that number of seeds can give)."]
+                "(min p = the smallest p that number of seeds can give). p (Holm): Holm's family-wise adjustment "
+                "across the over-seeds tests printed here, and separately across the per-seed tests; the raw p "
+                "beside it. 95 % CI of Δ: per seed, the paired bootstrap's; over seeds, the t-interval of the "
+                "per-seed differences (n − 1 df) — a wide interval means the run could have missed a real "
+                "difference, not that there is none."]
     if dagger:
         foot.append("† degenerate model: at least 95 % of its predictions fall in one class.")
     return text + "\n" + "\n".join(foot)

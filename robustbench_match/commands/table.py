@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--majority-row", action="store_true",
                         help="add a 'majority class' reference row: the score of always predicting the eval set's "
                              "most frequent label (from the records' details.majority_score)")
+    parser.add_argument("--ci", action="store_true",
+                        help="print every paired Δ with its 95 %% interval over seeds (t-interval of the per-seed "
+                             "differences)")
     latex = parser.add_argument_group("LaTeX (--format latex)")
     latex.add_argument("--standalone", action="store_true", help="a complete document (compiles alone with pdflatex)")
     latex.add_argument("--latex-fragment", action="store_true",
@@ -39,7 +42,7 @@ def run(args) -> int:
     else:
         latex.check()
     specs = tables_for(load_records(args.dirs), baseline=args.baseline, suite=args.suite,
-                       majority_row=args.majority_row)
+                       majority_row=args.majority_row, ci=args.ci)
     text = render(specs, args.format, latex=latex)
     if args.output:
         check_table_output(Path(args.output))

@@ -11,6 +11,7 @@ that three seeds cannot establish.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pandas as pd
 
 from ..metrics import DEGENERATE_SHARE
 from ..registry import Registry
-from ..stats import PairedTest, Summary, format_p, paired_test, summarize
+from ..stats import PairedTest, Summary, format_p, paired_test, summarize, t_interval
 from ..tasks import GLUE_TASKS, TASKS, eval_set_display, get_task
 
 DAGGER = "†"
@@ -163,22 +164,36 @@ class Delta:
     value: float
     n: int
     paired: bool
+    low: float = float("nan")  # 95 % t-interval of the per-seed differences (NaN below two pairs)
+    high: float = float("nan")
+
+
+#: ``rbm table --ci``: every paired Δ printed with its 95 % interval over seeds (set by ``tables_for``)
+SHOW_CI: contextvars.ContextVar[bool] = contextvars.ContextVar("rbm_show_ci", default=False)
+CI_NOTE = ("[a, b] after a Δ: its 95 % t-interval over the paired seeds (mean per-seed difference ± t(0.975, n−1)·sd/√n); "
+           "a wide interval means the run could have missed a difference of that size, not that there is none")
 
 
 def paired_delta(a: Cell, b: Cell) -> Delta:
     """:class:`Delta` of ``a`` vs ``b`` (see there); NaN when neither a pair nor both means exist."""
+    common = sorted(set(a.values) & set(b.values), key=lambda s: (s is None, str(s)))
     test = paired(a, b)
     if test.n:
-        return Delta(test.mean_diff, test.n, True)
+        low, high = t_interval([a.values[s] - b.values[s] for s in common])
+        return Delta(test.mean_diff, test.n, True, low, high)
     value = a.mean - b.mean if a.n_total and b.n_total else float("nan")
     return Delta(value, 0, False)
 
 
 def delta_text(delta: Delta, digits: int = 2, scale: float = 100.0) -> str:
-    """``+1.23`` for a paired Δ; ``+1.23 (unpaired)`` where the rows share no seed; ``NaN`` for NaN."""
+    """``+1.23`` for a paired Δ; ``+1.23 (unpaired)`` where the rows share no seed; ``NaN`` for NaN; with
+    ``--ci`` a paired Δ over two or more seeds reads ``+1.23 [-0.50, +2.96]``."""
     if not math.isfinite(delta.value):
         return num(delta.value)
-    return num(delta.value * scale, digits, sign=True) + ("" if delta.paired else f" ({UNPAIRED})")
+    text = num(delta.value * scale, digits, sign=True) + ("" if delta.paired else f" ({UNPAIRED})")
+    if SHOW_CI.get() and math.isfinite(delta.low):
+        text += f" [{num(delta.low * scale, digits, sign=True)}, {num(delta.high * scale, digits, sign=True)}]"
+    return text
 
 
 def majority_score(records: list[dict], key: str = "majority_score") -> Optional[float]:

@@ -16,7 +16,7 @@ import numpy as np
 from ..conditions.base import parse_condition
 from ..evaluators.advglue import SUBSETS, official_score, subset_score
 from ..tasks import GLUE_TASKS, get_task
-from .layouts import (DAGGER, UNPAIRED, Cell, Delta, TableBuilder, TableSpec, _drop_empty, delta_text,
+from .layouts import (DAGGER, SHOW_CI, UNPAIRED, Cell, Delta, TableBuilder, TableSpec, _drop_empty, delta_text,
                       higher_is_better, is_degenerate, majority_score, num, paired_delta, pick_baseline, seed_average, group_records)
 
 Value = Callable[[dict], float]
@@ -50,6 +50,8 @@ def arrow(delta: Optional[Delta], digits: int = 2, usual_n: Optional[int] = None
     if delta is None or not np.isfinite(delta.value):
         return "( - )"
     extra = f"; {UNPAIRED}" if not delta.paired else (f"; n={delta.n}" if usual_n and delta.n != usual_n else "")
+    if SHOW_CI.get() and np.isfinite(delta.low):  # --ci: the signed interval of the difference
+        extra += f"; [{num(delta.low * 100, digits, sign=True)}, {num(delta.high * 100, digits, sign=True)}]"
     return f"({'↑' if delta.value >= 0 else '↓'} {num(abs(delta.value) * 100, digits)}{extra})"
 
 

@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from ..errors import RBMError
 from ..inputs import markdown_cell, printable
-from .layouts import LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, TableSpec
+from .layouts import CI_NOTE, LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, SHOW_CI, TableSpec
 
 FORMATS = ("markdown", "latex", "csv", "json")
 
@@ -67,9 +67,24 @@ class LatexOptions:
 
 
 def tables_for(records: list[dict], baseline: Optional[str] = None, suite: Optional[str] = None,
-               majority_row: bool = False) -> list[TableSpec]:
+               majority_row: bool = False, ci: bool = False) -> list[TableSpec]:
     """One group of tables per suite in the records, each drawn with its evaluator's layout; with
-    ``majority_row`` each table that has the records' majority-class scores gets that reference row."""
+    ``majority_row`` each table that has the records' majority-class scores gets that reference row; with
+    ``ci`` every paired Δ carries its 95 % interval over seeds."""
+    token = SHOW_CI.set(ci)
+    try:
+        specs = _tables(records, baseline, suite, majority_row)
+    finally:
+        SHOW_CI.reset(token)
+    if ci:
+        for spec in specs:
+            cells = " ".join(map(str, spec.frame.to_numpy().ravel()))
+            if "Δ" in spec.frame.columns or "(↑" in cells or "(↓" in cells:
+                spec.note = (spec.note.rstrip(".") + ". " if spec.note else "") + CI_NOTE + "."
+    return specs
+
+
+def _tables(records: list[dict], baseline: Optional[str], suite: Optional[str], majority_row: bool) -> list[TableSpec]:
     if suite:
         records = [r for r in records if r["suite"] == suite]
         if not records:
