@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from robustbench_match.attacks.environment import import_textattack
-from robustbench_match.attacks.evaluator import attack_example, sample_positions
+from robustbench_match.evaluators.textattack.evaluator import attack_example, sample_positions
 from robustbench_match.attacks.recipes import build_attack
 from robustbench_match.attacks.wrapper import fast_wrapper, stock_max_length, stock_wrapper
 from robustbench_match.checkpoints import HFCheckpoint

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path

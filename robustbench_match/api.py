@@ -108,7 +108,7 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
     """
     from .checkpoints import CallablePredictor
     from .commands.run import with_params
-    from .evaluators import CheckpointRef, RunContext
+    from .evaluators.base import CheckpointRef, RunContext
     from .inference import check_max_length, resolve_device, resolve_precision
     from .results import MemoryStore, ResultStore
     from .runner import execute, failure_summary, plan_suite

@@ -18,7 +18,7 @@ from typing import Optional
 from .card import CARD_FILE, read_card
 from .checkpoints import HFCheckpoint
 from .errors import RBMError
-from .evaluators import Cell, CellResult, CheckpointRef, Evaluator, RunContext
+from .evaluators.base import Cell, CellResult, CheckpointRef, Evaluator, RunContext
 from .inputs import path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
 from .results import (PUBLISHED_DIR, Record, ResultStore, git_dirty, git_revision,

@@ -24,7 +24,8 @@ from .card import read_card
 from .cellrun import merge_published, reusable
 from .cells import fingerprint, stale_reason
 from .errors import DataError, RBMError
-from .evaluators import EVALUATORS, Cell, Evaluator, RunContext
+from .evaluators import EVALUATORS
+from .evaluators.base import Cell, Evaluator, RunContext
 from .inputs import path_component
 from .results import atomic_write_text, dumps, now_iso
 from .suites import Suite

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from robustbench_match.cli import main
-from robustbench_match.evaluators.advglue import SUBSETS, load_advglue, official_score
+from robustbench_match.evaluators.advglue.evaluator import load_advglue
+from robustbench_match.evaluators.advglue.scoring import SUBSETS, official_score
 
 DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "advglue" / "dev.json").is_file(), reason=f"no shared data at {DATA}")
@@ -103,8 +104,8 @@ def test_real_minilm_checkpoint_clean_vs_adversarial(tmp_path):
 
 
 def test_suite_skips_tasks_without_train_data_in_one_line(tmp_path, caplog):
-    from robustbench_match.evaluators import RunContext
-    from robustbench_match.evaluators.advglue import AdvGlueEvaluator
+    from robustbench_match.evaluators.base import RunContext
+    from robustbench_match.evaluators.advglue.evaluator import AdvGlueEvaluator
     from robustbench_match.suites import load_suite_file
 
     suite = load_suite_file(suite_file(tmp_path, {}))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from robustbench_match.attacks.environment import import_textattack
-from robustbench_match.evaluators import CheckpointRef, RunContext
+from robustbench_match.evaluators.base import CheckpointRef, RunContext
 
 N_EXAMPLES = 6
 
@@ -89,7 +89,7 @@ def test_same_sample_for_every_recipe_and_table(suite_run):
 
 
 def test_metrics_equal_textattack_metric_classes(attack_checkpoint, data_dir, offline):
-    from robustbench_match.attacks.evaluator import attack_input, sample_positions
+    from robustbench_match.evaluators.textattack.evaluator import attack_input, sample_positions
     from robustbench_match.attacks.metrics import attack_metrics, log_row, textattack_reference
     from robustbench_match.attacks.recipes import build_attack
     from robustbench_match.attacks.wrapper import fast_wrapper

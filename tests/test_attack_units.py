@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from robustbench_match.attacks.environment import configure_nltk, ta_cache_dir
-from robustbench_match.attacks.evaluator import AttackSettings, attack_condition, sample_positions
+from robustbench_match.evaluators.textattack.evaluator import AttackSettings, attack_condition, sample_positions
 from robustbench_match.attacks.log import AttackLog
 from robustbench_match.attacks.metrics import LOG_FIELDS, attack_metrics
 from robustbench_match.attacks.recipes import RECIPES, get_recipe, parse_recipes, require_resources
@@ -131,8 +131,8 @@ def test_local_model_folder_replaces_the_hub(tmp_path, monkeypatch):
 
 
 def test_plan_one_cell_per_recipe_and_checkpoint_task(tmp_path, data_dir):
-    from robustbench_match.attacks.evaluator import TextAttackEvaluator
-    from robustbench_match.evaluators import CheckpointRef, RunContext
+    from robustbench_match.evaluators.textattack.evaluator import TextAttackEvaluator
+    from robustbench_match.evaluators.base import CheckpointRef, RunContext
     from robustbench_match.suites import get_suite
 
     ctx = RunContext(output=tmp_path, data_dir=data_dir, options={"recipe": ["pwws", "deepwordbug"]},

@@ -106,7 +106,7 @@ def test_predictions_file_errors(tmp_path, data_dir):
 
 def test_predictions_file_keys_name_a_collection_and_an_eval_set(tmp_path):
     from robustbench_match.checkpoints import ADVGLUE, COLLECTIONS, GLUE_DEV, EvalSetRef, parse_prediction_key
-    from robustbench_match.evaluators.advglue import SUBSETS
+    from robustbench_match.evaluators.advglue.evaluator import SUBSETS
 
     assert set(COLLECTIONS[ADVGLUE]) == set(SUBSETS)
     assert parse_prediction_key("mnli", "f") == (None, "mnli-m")

@@ -80,7 +80,7 @@ def test_regression_is_degenerate_when_its_output_is_flat(data_dir):
 def test_minority_majority_score_matches_the_minority_evaluator(data_dir):
     """The guard scores minority_accuracy with a function equal to the minority suite's own."""
     from robustbench_match.evaluators.base import CellResult
-    from robustbench_match.evaluators.training_conditions import MinorityEvaluator
+    from robustbench_match.evaluators.training_conditions.evaluator import MinorityEvaluator
 
     rte = load_split("rte", "validation", data_dir)
     preds = np.random.default_rng(1).integers(0, 2, len(rte))
@@ -92,7 +92,7 @@ def test_minority_majority_score_matches_the_minority_evaluator(data_dir):
 # ---------------------------------------------------------------------------- directions
 def test_every_metric_an_evaluator_stores_has_a_direction():
     from robustbench_match.attacks.metrics import attack_metrics
-    from robustbench_match.evaluators.groups import group_metrics
+    from robustbench_match.evaluators.groups.evaluator import group_metrics
 
     rows = [{"result": r, "words_changed": 2, "num_words": 10, "num_queries": 30}
             for r in ("Successful", "Failed", "Skipped")]
@@ -130,7 +130,7 @@ def test_one_class_checkpoint_is_flagged_and_warned(constant_checkpoint, data_di
 def test_advglue_records_of_a_one_class_model_are_flagged(constant_checkpoint, data_dir, tmp_path):
     """AdvGLUE's main metric is the derived advglue_score: the guard scores the majority with it too."""
     from robustbench_match.cli import main
-    from robustbench_match.evaluators.advglue import load_advglue
+    from robustbench_match.evaluators.advglue.evaluator import load_advglue
 
     suite = tmp_path / "adv-sst2.yaml"  # the advglue suite without its clean cells (glue-dev covers those)
     suite.write_text("suite: adv-sst2\ndescription: test\nevaluator: advglue\ntasks: [sst2]\n"

@@ -99,7 +99,7 @@ def test_failed_job_fails_only_its_cell_and_a_rerun_redoes_only_it(ckpts, refere
     other jobs store their cells; with the weights back, a rerun runs only the missing cell."""
     import shutil
 
-    from robustbench_match.evaluators import CheckpointRef, RunContext
+    from robustbench_match.evaluators.base import CheckpointRef, RunContext
     from robustbench_match.executors import ExecutorOptions
     from robustbench_match.runner import execute, failure_summary, plan_suite
     from robustbench_match.suites import get_suite

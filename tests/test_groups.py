@@ -77,7 +77,7 @@ def test_groups_end_to_end(mnli_checkpoint, tmp_path):
 
 def test_zero_of_91_worst_group_keeps_an_exact_interval():
     """The issue's case: a group at 0/91 correct. Its Clopper-Pearson upper bound is ≈ 4 %, not 0."""
-    from robustbench_match.evaluators.groups import group_metrics
+    from robustbench_match.evaluators.groups.evaluator import group_metrics
 
     groups = np.r_[np.zeros(91, int), np.ones(300, int), np.full(200, 2)]
     correct = np.r_[np.zeros(91, bool), np.ones(250, bool), np.zeros(50, bool), np.ones(150, bool), np.zeros(50, bool)]
@@ -90,7 +90,7 @@ def test_zero_of_91_worst_group_keeps_an_exact_interval():
 
 def test_interval_params_are_checked(tmp_path):
     from robustbench_match.errors import RBMError
-    from robustbench_match.evaluators.groups import GroupEvaluator
+    from robustbench_match.evaluators.groups.evaluator import GroupEvaluator
     from robustbench_match.suites import load_suite_file
 
     def suite(params: str):
@@ -109,8 +109,8 @@ def test_interval_params_are_checked(tmp_path):
 def test_word_list_is_a_parameter(tmp_path):
     """A bare `no` in YAML is a boolean: the suite says so instead of silently dropping the word."""
     from robustbench_match.errors import RBMError
-    from robustbench_match.evaluators import RunContext
-    from robustbench_match.evaluators.groups import GroupEvaluator
+    from robustbench_match.evaluators.base import RunContext
+    from robustbench_match.evaluators.groups.evaluator import GroupEvaluator
     from robustbench_match.suites import load_suite_file
 
     path = tmp_path / "bad.yaml"

@@ -13,7 +13,7 @@ import pytest
 
 from robustbench_match.cli import main
 from robustbench_match.errors import RBMError
-from robustbench_match.evaluators import RunContext
+from robustbench_match.evaluators.base import RunContext
 from robustbench_match.suites import discover, load_suite_file
 
 EVALUATORS_DIR = Path(__file__).resolve().parent.parent / "robustbench_match" / "evaluators"
@@ -59,14 +59,30 @@ def test_each_evaluator_rejects_keys_of_another(tmp_path):
         load_suite_file(path)
 
 
-def test_evaluators_are_siblings():
-    """No evaluator imports another: shared helpers live one layer down (base, params, planning, scoring)."""
-    evaluators = {"glue", "advglue", "groups", "training_conditions"}
-    for name in evaluators:
-        tree = ast.parse((EVALUATORS_DIR / f"{name}.py").read_text())
-        imported = {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and node.module and node.level == 1}
-        assert not imported & (evaluators - {name}), (name, imported)
+def test_each_suite_kind_is_one_folder_of_siblings():
+    """Every kind in the index is a folder with its evaluator, params and layout; no kind imports another
+    (shared helpers live one level up: base, params, planning, scoring, and robustbench_match.tabulation)."""
+    from robustbench_match.evaluators import EVALUATORS, KINDS, LAYOUTS, PARAMS
+
+    folders = {kind.folder for kind in KINDS.values()}
+    for folder in folders:
+        for part in ("evaluator.py", "params.py", "layout.py"):
+            assert (EVALUATORS_DIR / folder / part).is_file(), (folder, part)
+        for path in (EVALUATORS_DIR / folder).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            imported = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    target = node.module if node.level == 0 else "." * node.level + node.module
+                    imported.add(target)
+            others = {f for f in folders - {folder}
+                      if any(t.startswith(("..", "robustbench_match.evaluators.")) and f in t.split(".") for t in imported)}
+            assert not others, (path, others)
+    for name, kind in KINDS.items():  # the index resolves: evaluator, params and every layout
+        assert EVALUATORS.get(name).__name__ == kind.evaluator
+        assert PARAMS.get(name).__name__ == kind.params
+        for layout in kind.layouts:
+            assert callable(LAYOUTS.get(layout))
 
 
 def _plan(suite, tmp_path, data_dir, **ctx):
@@ -155,7 +171,12 @@ def test_fingerprint_parts_say_what_changed(noise_suite, tmp_path, data_dir):
 
 def test_stored_record_with_another_checkpoint_is_redone_with_a_line(tmp_path_factory, tmp_path, data_dir, caplog):
     """The same name with other weights, or another --max-length, is redone (saying why), never reused."""
-    from executor_helpers import checkpoints, records
+    from executor_helpers import checkpoints
+
+    from robustbench_match.results import ResultStore
+
+    def records(folder):  # a redone cell appends its new record; the newest wins
+        return {r["key"]: r for r in ResultStore(folder).records()}
 
     ckpts = checkpoints(tmp_path_factory)
     out = tmp_path / "run"

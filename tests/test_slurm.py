@@ -72,7 +72,7 @@ def test_slurm_stores_the_same_records_as_inline(slurm_cluster, ckpts, tmp_path_
 
 
 def test_failed_slurm_job_fails_only_its_cell(slurm_cluster, ckpts, data_dir, tmp_path):
-    from robustbench_match.evaluators import CheckpointRef, RunContext
+    from robustbench_match.evaluators.base import CheckpointRef, RunContext
     from robustbench_match.executors import ExecutorOptions
     from robustbench_match.executors.base import read_state
     from robustbench_match.runner import execute, failure_summary, plan_suite

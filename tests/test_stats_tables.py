@@ -10,8 +10,8 @@ import itertools
 import numpy as np
 import pytest
 
-from robustbench_match.reports.layouts_robustness import (counterpart, groups_layout, label_noise_layout,
-                                                         minority_layout)
+from robustbench_match.evaluators.groups.layout import counterpart, groups_layout
+from robustbench_match.evaluators.training_conditions.layout import label_noise_layout, minority_layout
 
 SCORES = {  # (method, condition, task) -> per-seed main metric
     ("vanilla", "clean", "rte"): [0.70, 0.68, 0.72], ("vanilla", "clean", "mrpc"): [0.88, 0.86, 0.87],

@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..errors import RBMError
 from ..inputs import seed_arg
-from ..evaluators import CheckpointRef, RunContext
+from ..evaluators.base import CheckpointRef, RunContext
 from ..reports.tables import render, tables_for
 from ..results import ResultStore
 from ..suites import get_suite

@@ -18,7 +18,6 @@ import numpy as np
 from ..checkpoints import GLUE_DEV, EvalSetRef
 from ..errors import RBMError
 from ..inputs import check_name, check_seed, inside, path_component
-from ..registry import Registry
 from ..tasks import TASKS, get_task
 from .params import SuiteParams, suite_params
 
@@ -149,7 +148,7 @@ class CellResult:
 class Evaluator:
     """Base class. Subclasses register with ``@EVALUATORS.register("name")``."""
 
-    #: name of the table layout in robustbench_match.reports.layouts (how `rbm table` draws this suite)
+    #: name of the table layout (``evaluators.KINDS``; its function in the kind's layout.py): how `rbm table` draws it
     layout: str = "tasks"
     #: the suite ``params`` dataclass (evaluators.params), checked when the suite file loads
     params_class: type = SuiteParams
@@ -239,5 +238,3 @@ class RunContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-
-EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")

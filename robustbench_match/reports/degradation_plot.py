@@ -15,8 +15,7 @@ import numpy as np
 from ..conditions.base import parse_condition
 from ..metrics import DEGENERATE_SHARE
 from ..tasks import get_task
-from .layouts import Cell, is_degenerate, majority_score, seed_average
-from .layouts_robustness import metric, ordered_methods, ordered_tasks
+from ..tabulation import Cell, is_degenerate, majority_score, metric, ordered_methods, ordered_tasks, seed_average
 
 SUITE_METRIC = {"label-noise": None, "minority": "minority_accuracy"}  # None: the record's main metric
 X_LABEL = {"label-noise": "labels flipped in training (%)", "minority": "label-1 training rows kept (%)"}

@@ -18,7 +18,8 @@ from tabulate import tabulate
 
 from ..errors import RBMError
 from ..inputs import markdown_cell, printable
-from .layouts import CI_NOTE, LAYOUTS, MAJORITY_NOTE, MAJORITY_ROW, SHOW_CI, TableSpec
+from ..evaluators import LAYOUTS
+from ..tabulation import CI_NOTE, MAJORITY_NOTE, MAJORITY_ROW, SHOW_CI, TableSpec
 
 FORMATS = ("markdown", "latex", "csv", "json")
 

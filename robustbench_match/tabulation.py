@@ -1,7 +1,7 @@
-"""Table layouts: how a suite's records become tables. One registry; each suite's evaluator names
-its layout, so `rbm table` draws every suite in the paper's form for it.
-
-A layout is ``(records, baseline) -> list[TableSpec]``; rendering to Markdown/LaTeX/CSV is shared.
+"""What every results table is made of: cells over seeds, Δ with its p and interval, the majority-class
+reference, and the builder that decides n, †, bold and footnotes. Each suite kind draws its own tables
+(``evaluators/<kind>/layout.py``: ``(records, baseline) -> list[TableSpec]``) from these parts; rendering
+to Markdown/LaTeX/CSV is ``reports.tables``.
 
 Why a :class:`TableBuilder` between the two: a table must not claim more than its seeds show. Every
 layout hands its cells (a score per seed, with each seed's degenerate flag) to one builder, which alone
@@ -15,15 +15,14 @@ import contextvars
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Optional
+from typing import Callable, Hashable, Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import DEGENERATE_SHARE
-from ..registry import Registry
-from ..stats import PairedTest, Summary, format_p, paired_test, summarize, t_interval
-from ..tasks import GLUE_TASKS, TASKS, eval_set_display, get_task
+from .metrics import DEGENERATE_SHARE
+from .stats import PairedTest, Summary, format_p, paired_test, summarize, t_interval
+from .tasks import GLUE_TASKS, TASKS
 
 DAGGER = "†"
 MINUS = "\u2212"  # a true minus sign; LaTeX gets $-$, Markdown shows it as typeset
@@ -52,7 +51,6 @@ class TableSpec:
 
 
 Layout = Callable[[list[dict], Optional[str]], list[TableSpec]]
-LAYOUTS: Registry[Layout] = Registry("table layout")
 
 
 # ---------------------------------------------------------------------------- numbers and cells
@@ -362,7 +360,7 @@ def row_label(record: dict) -> str:
 def pick_baseline(rows: list[str], baseline: Optional[str]) -> Optional[str]:
     if baseline:
         if baseline not in rows:
-            from ..errors import RBMError
+            from .errors import RBMError
 
             raise RBMError(f"--baseline {baseline!r}: no such row (rows: {', '.join(rows)})")
         return baseline
@@ -379,77 +377,7 @@ def higher_is_better(records: list[dict], metric: Optional[str] = None) -> bool:
     return True
 
 
-def _scored(cell: Cell) -> bool:
-    return bool(cell.n_total) and math.isfinite(cell.mean)
-
-
-def tasks_layout(records: list[dict], baseline: Optional[str]) -> list[TableSpec]:
-    """Table 1 of the paper: checkpoints × tasks (main metric), Avg, Δ vs the baseline row and its p."""
-    sets = sorted({(r["eval_set"], r["task"]) for r in records}, key=lambda x: eval_set_order(*x))
-    columns = [eval_set_display(get_task(t), e) for e, t in sets]
-    rows = sorted({row_label(r) for r in records})
-    base = pick_baseline(rows, baseline)
-    rows = [base] + [r for r in rows if r != base] if base else rows
-    by_cell = group_records(records, lambda r: (row_label(r), r["eval_set"]))
-    by_set = group_records(records, lambda r: r["eval_set"])
-    direction = {e: higher_is_better(by_set[e]) for e, _ in sets}
-    cells = {(row, e): Cell.of(by_cell.get((row, e), [])) for row in rows for e, _ in sets}
-    table = TableBuilder(_suite_title(records), rows, [*columns, "Avg", "Δ", "p"])
-    avg_cells: dict[str, Cell] = {}
-    avg: dict[str, float] = {}
-    incomplete = False
-    for row in rows:
-        mine = [cells[(row, e)] for e, _ in sets]
-        for (e, t), col, cell in zip(sets, columns, mine):
-            if cell.n_total:
-                table.cell(row, col, cell, direction[e])
-        means = [c.mean for c in mine if c.n_total and math.isfinite(c.mean)]
-        complete = len(means) == len(mine)
-        incomplete |= not complete
-        avg[row] = float(np.mean(means)) * 100 if means else float("nan")
-        degenerate = any(c.n_degenerate for c in mine)
-        table.put(row, "Avg", num(avg[row]) + ("" if complete else "*"), degenerate=degenerate)
-        avg_cells[row] = seed_average(mine)
-        if complete:  # only rows with every task compete on Avg
-            table.rank("Avg", row, avg_cells[row])
-    partial_delta = unpaired = False
-    if base is not None:
-        for row in rows:
-            # Δ and p over the tasks both rows have: an Avg over fewer tasks is not comparable to the full one
-            shared = [e for e, _ in sets if _scored(cells[(row, e)]) and _scored(cells[(base, e)])]
-            if not shared:
-                table.put(row, "Δ", "–")
-                continue
-            partial = len(shared) < len(sets) and row != base
-            partial_delta |= partial
-            mine, theirs = [cells[(row, e)] for e in shared], [cells[(base, e)] for e in shared]
-            degenerate = any(c.n_degenerate for c in mine + theirs)
-            if row == base:
-                table.put(row, "Δ", num(0.0, sign=True), degenerate=degenerate)
-                continue
-            delta = paired_delta(seed_average(mine), seed_average(theirs))
-            unpaired |= not delta.paired
-            table.put(row, "Δ", delta_text(delta) + ("*" if partial else ""),
-                      n=delta.n or None, degenerate=degenerate)
-            table.put(row, "p", table.p_text(seed_average(mine), seed_average(theirs)))
-    for (e, _), col in zip(sets, columns):
-        table.majority[col] = majority_score(by_set[e])
-    if all(v is not None for v in table.majority.values()) and table.majority:
-        table.majority["Avg"] = float(np.mean([v for v in table.majority.values()]))
-    metric_note = ", ".join(sorted({f"{eval_set_display(get_task(t), e)}: {get_task(t).main_metric}" for e, t in sets}))
-    note = (f"Metric ×100 ({metric_note}); mean ± sd (max) over seeds where several. Avg: mean over tasks"
-            + ("; * averaged over the tasks this row has (missing or NaN cells left out)" if incomplete else "")
-            + f". Δ: per-seed Avg minus {base}'s, averaged over the seeds both rows have (the sample p tests; "
-              "with extra seeds in one row it differs from the Avg column's difference)"
-            + ("; Δ* over the tasks both rows have" if partial_delta else "")
-            + (f"; {UNPAIRED}: the rows share no seed, so Δ is the difference of their means" if unpaired else "")
-            + (f"; p: exact paired sign-flip test of the per-seed Avg vs {base} over the seeds both share (two-sided)"
-               if table.has("p") else ""))
-    spec = table.build(note)
-    return [_drop_empty(spec, "p")]
-
-
-def _drop_empty(spec: TableSpec, col: str) -> TableSpec:
+def drop_empty(spec: TableSpec, col: str) -> TableSpec:
     """Drop a column that says nothing (every value ``–``), e.g. p with one seed."""
     if col in spec.frame.columns and (spec.frame[col] == "–").all():
         spec.frame = spec.frame.drop(columns=col)
@@ -458,15 +386,62 @@ def _drop_empty(spec: TableSpec, col: str) -> TableSpec:
     return spec
 
 
-def _suite_title(records: list[dict]) -> str:
+def suite_title(records: list[dict]) -> str:
     suites = sorted({r["suite"] for r in records})
     return ", ".join(suites)
 
 
-LAYOUTS.register("tasks", tasks_layout)
-# Layouts of other suites live beside their evaluators' reports and load lazily.
-LAYOUTS.register("advglue", "robustbench_match.reports.layouts_robustness:advglue_layout")
-LAYOUTS.register("label-noise", "robustbench_match.reports.layouts_robustness:label_noise_layout")
-LAYOUTS.register("minority", "robustbench_match.reports.layouts_robustness:minority_layout")
-LAYOUTS.register("groups", "robustbench_match.reports.layouts_robustness:groups_layout")
-LAYOUTS.register("attack", "robustbench_match.reports.layout_attack:attack_layout")
+# ---------------------------------------------------------------------------- helpers of the robustness layouts
+Value = Callable[[dict], float]
+
+
+def metric(name: Optional[str] = None) -> Value:
+    """A record's metric ``name`` (default: its main metric); NaN when absent."""
+    def get(record: dict) -> float:
+        value = record["metrics"].get(name or record["main_metric"])
+        return float("nan") if value is None else float(value)
+    return get
+
+
+def ordered_methods(records: Iterable[dict], baseline: Optional[str]) -> tuple[list[str], Optional[str]]:
+    """Method rows, the baseline (``--baseline``, else vanilla, else the first) first."""
+    rows = sorted({r["model"] for r in records})
+    base = pick_baseline(rows, baseline) if rows else None
+    return ([base] + [r for r in rows if r != base] if base else rows), base
+
+
+def ordered_tasks(records: Iterable[dict]) -> list[str]:
+    tasks = {r["task"] for r in records}
+    return sorted(tasks, key=lambda t: (GLUE_TASKS.index(t) if t in GLUE_TASKS else 99, t))
+
+
+def arrow(delta: Optional[Delta], digits: int = 2, usual_n: Optional[int] = None) -> str:
+    """``(↑ 1.15)`` / ``(↓ 4.87)`` as the paper prints a difference; ``( - )`` for none; ``(↓ 4.87; n=2)``
+    when it pairs fewer seeds than ``usual_n``; ``(↓ 4.87; unpaired)`` when the cells share no seed."""
+    if delta is None or not np.isfinite(delta.value):
+        return "( - )"
+    extra = f"; {UNPAIRED}" if not delta.paired else (f"; n={delta.n}" if usual_n and delta.n != usual_n else "")
+    if SHOW_CI.get() and np.isfinite(delta.low):  # --ci: the signed interval of the difference
+        extra += f"; [{num(delta.low * 100, digits, sign=True)}, {num(delta.high * 100, digits, sign=True)}]"
+    return f"({'↑' if delta.value >= 0 else '↓'} {num(abs(delta.value) * 100, digits)}{extra})"
+
+
+def pct(value: Optional[float], digits: int = 2) -> str:
+    """A 0..1 value ×100; ``NaN`` for NaN, ``–`` for none."""
+    return num(None if value is None else value * 100, digits)
+
+
+def majority_by_column(records: list[dict], column: Callable[[dict], str]) -> dict[str, Optional[float]]:
+    """The majority-class score per table column (a column = ``column(record)``)."""
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        out.setdefault(column(r), []).append(r)
+    return {c: majority_score(rs) for c, rs in out.items()}
+
+
+def with_avg(majority: dict[str, Optional[float]], columns: list[str]) -> dict[str, Optional[float]]:
+    """``majority`` with its mean over ``columns`` as "Avg" (when every column has one)."""
+    values = [majority.get(c) for c in columns]
+    if values and all(v is not None for v in values):
+        majority["Avg"] = float(np.mean(values))
+    return majority

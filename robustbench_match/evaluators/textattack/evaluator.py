@@ -17,19 +17,19 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..checkpoints import HFCheckpoint
-from ..data import Examples, load_split
-from ..errors import RBMError
-from ..evaluators.base import Cell, CellResult, Evaluator, RunContext
-from ..evaluators.params import TextAttackParams
-from ..evaluators.planning import plan_grid, suite_tasks
-from ..progress import Progress
-from ..tasks import get_task
-from .environment import configure_nltk, import_textattack
-from .log import AttackLog
-from .metrics import LOG_FIELDS, attack_metrics, log_row
-from .recipes import build_attack, get_recipe, parse_recipes, require_resources
-from .wrapper import fast_wrapper
+from ...checkpoints import HFCheckpoint
+from ...data import Examples, load_split
+from ...errors import RBMError
+from ..base import Cell, CellResult, Evaluator, RunContext
+from .params import TextAttackParams
+from ..planning import plan_grid, suite_tasks
+from ...progress import Progress
+from ...tasks import get_task
+from ...attacks.environment import configure_nltk, import_textattack
+from ...attacks.log import AttackLog
+from ...attacks.metrics import LOG_FIELDS, attack_metrics, log_row
+from ...attacks.recipes import build_attack, get_recipe, parse_recipes, require_resources
+from ...attacks.wrapper import fast_wrapper
 
 log = logging.getLogger(__name__)
 

@@ -10,55 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 
-from ..metrics import advglue_subset_score
-from ..checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
-from ..data import Examples, find_in_data_dir, hub_progress, resolve_data_dir
-from ..errors import DataError, RBMError
-from ..tasks import TaskSpec, get_task
-from .base import Cell, CellResult, Evaluator, RunContext, limit_eval
-from .params import ADVGLUE_SUBSETS, AdvGlueParams
-from .planning import Scoring, plan_grid, split_available
-from .scoring import score_examples
+from ...checkpoints import ADVGLUE, GLUE_DEV, EvalSetRef
+from ...data import Examples, find_in_data_dir, hub_progress, resolve_data_dir
+from ...errors import DataError, RBMError
+from ...tasks import TaskSpec, get_task
+from ..base import Cell, CellResult, Evaluator, RunContext, limit_eval
+from .params import AdvGlueParams
+from ..planning import Scoring, plan_grid, split_available
+from ..scoring import score_examples
+from .scoring import SCORE, SUBSETS, subset_score
 
 log = logging.getLogger(__name__)
 
 HUB_ADVGLUE = "AI-Secure/adv_glue"
-#: eval set → (task, key in dev.json, hub config)
-SUBSETS: dict[str, tuple[str, str, str]] = {
-    "sst2": ("sst2", "sst2", "adv_sst2"),
-    "qqp": ("qqp", "qqp", "adv_qqp"),
-    "mnli-m": ("mnli", "mnli", "adv_mnli"),
-    "mnli-mm": ("mnli", "mnli-mm", "adv_mnli_mismatched"),
-    "qnli": ("qnli", "qnli", "adv_qnli"),
-    "rte": ("rte", "rte", "adv_rte"),
-}
-assert tuple(SUBSETS) == ADVGLUE_SUBSETS  # the params check (no heavy imports) names the same subsets
-SCORE = "advglue_score"  # per subset: accuracy, or mean(accuracy, F1) for QQP — the leaderboard's form
-
-
-# ---------------------------------------------------------------------------- the official score
-def subset_score(task: str, metrics: Mapping[str, float]) -> float:
-    """A subset's AdvGLUE score (the rule lives in ``metrics.advglue_subset_score``)."""
-    return advglue_subset_score(get_task(task).name, metrics)
-
-
-def official_score(by_eval_set: Mapping[str, Mapping[str, float]]) -> tuple[float, list[str]]:
-    """The AdvGLUE score over the subsets present: MNLI m and mm are averaged into one task, then the
-    mean over tasks (five when complete). Returns the score and the tasks it averaged."""
-    per_task: dict[str, list[float]] = {}
-    for eval_set, metrics in by_eval_set.items():
-        task = SUBSETS[eval_set][0]
-        per_task.setdefault(task, []).append(subset_score(task, metrics))
-    if not per_task:
-        return float("nan"), []
-    tasks = [t for t in ("sst2", "qqp", "mnli", "qnli", "rte") if t in per_task]
-    return float(np.mean([np.mean(per_task[t]) for t in tasks])), tasks
-
-
 # ---------------------------------------------------------------------------- data
 def load_advglue(eval_set: str, data_dir: Optional[str] = None) -> Examples:
     """One AdvGLUE dev subset: ``ROOT/advglue/dev.json`` when a data dir is set, else the hub."""

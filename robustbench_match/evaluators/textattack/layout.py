@@ -1,13 +1,13 @@
 """Table layout for the ``textattack`` suite: one table per recipe; rows are checkpoints and, per
 eval set, clean accuracy on the attacked sample, accuracy under attack, their drop and the attack
 success rate (×100; mean ± sd (max) over seeds where several); n, †
-and bold as every table (:class:`~robustbench_match.reports.layouts.TableBuilder`)."""
+and bold as every table (:class:`~robustbench_match.tabulation.TableBuilder`)."""
 from __future__ import annotations
 
 from typing import Optional
 
-from ..tasks import eval_set_display, get_task
-from .layouts import Cell, TableBuilder, TableSpec, eval_set_order, group_records, majority_score, pick_baseline
+from ...tasks import eval_set_display, get_task
+from ...tabulation import Cell, TableBuilder, TableSpec, eval_set_order, group_records, majority_score, pick_baseline
 
 COLUMNS = (("original_accuracy", "clean", True), ("accuracy_under_attack", "attacked", True),
            ("accuracy_drop", "drop", False), ("attack_success_rate", "success", False))

@@ -1,10 +1,10 @@
 """GLUE dev-set evaluation: the clean score every other suite compares against."""
 from __future__ import annotations
 
-from .base import Cell, CellResult, Evaluator, RunContext
+from ..base import Cell, CellResult, Evaluator, RunContext
 from .params import GlueParams
-from .planning import plan_grid
-from .scoring import score_examples
+from ..planning import plan_grid
+from ..scoring import score_examples
 
 __all__ = ["GlueEvaluator", "score_examples"]
 

@@ -13,16 +13,16 @@ from typing import Optional
 
 import numpy as np
 
-from ..conditions.base import (CONDITIONS, Perturbed, condition_name, parse_condition, parse_ratio,
+from ...conditions.base import (CONDITIONS, Perturbed, condition_name, parse_condition, parse_ratio,
                                perturbed_training_set)
-from ..data import load_train
-from ..errors import DataError, RBMError
-from ..metrics import MINORITY_LABEL, minority_accuracy
-from ..tasks import get_task
-from .base import Cell, CellResult, CheckpointRef, Evaluator, RunContext, TrainRequest
+from ...data import load_train
+from ...errors import DataError, RBMError
+from ...metrics import MINORITY_LABEL, minority_accuracy
+from ...tasks import get_task
+from ..base import Cell, CellResult, CheckpointRef, Evaluator, RunContext, TrainRequest
 from .params import TrainingConditionParams
-from .planning import TrainData, checkpoint_seed, methods_and_seeds, plan_grid, tasks_of_checkpoint
-from .scoring import score_examples
+from ..planning import TrainData, checkpoint_seed, methods_and_seeds, plan_grid, tasks_of_checkpoint
+from ..scoring import score_examples
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,15 @@ from typing import Optional
 
 import numpy as np
 
-from ..conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names
-from ..errors import RBMError
-from ..stats import group_accuracies, group_proportion_cis, worst_group
-from ..tasks import get_task
-from .base import Cell, CellResult, Evaluator, RunContext
-from .params import GroupParams, suite_params
-from .planning import TrainData, plan_grid
-from .scoring import score_examples
+from ...conditions.groups import NEGATION_WORDS, assign_negation_groups, group_names
+from ...errors import RBMError
+from ...stats import group_accuracies, group_proportion_cis, worst_group
+from ...tasks import get_task
+from ..base import Cell, CellResult, Evaluator, RunContext
+from ..params import suite_params
+from .params import GroupParams
+from ..planning import TrainData, plan_grid
+from ..scoring import score_examples
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = "clopper-pearson"

@@ -1,0 +1,2 @@
+"""The ``textattack`` suite kind: evaluator.py (plans and scores cells), params.py (typed suite params), layout.py
+(its tables)."""
