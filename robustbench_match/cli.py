@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                                       "record of each cell"),
     "suites": ("robustbench_match.commands.suites", "list the suites (wildcards allowed)"),
     "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX, CSV or JSON"),
+    "report": ("robustbench_match.commands.report", "write a static HTML report (leaderboards, plots, adversarial "
+                                                    "examples) from stored results"),
     "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "
                                                       "(per seed and over seeds)"),
     "train": ("robustbench_match.commands.train", "fine-tune a model with one of the bundled methods"),

@@ -189,7 +189,7 @@ def delta_text(delta: Delta, digits: int = 2, scale: float = 100.0) -> str:
     if not math.isfinite(delta.value):
         return num(delta.value)
     text = num(delta.value * scale, digits, sign=True) + ("" if delta.paired else f" ({UNPAIRED})")
-    if SHOW_CI.get() and math.isfinite(delta.low):
+    if SHOW_CI.get() and math.isfinite(delta.low) and delta.high > delta.low:  # (a row against itself: none)
         text += f" [{num(delta.low * scale, digits, sign=True)}, {num(delta.high * scale, digits, sign=True)}]"
     return text
 
@@ -421,7 +421,7 @@ def arrow(delta: Optional[Delta], digits: int = 2, usual_n: Optional[int] = None
     if delta is None or not np.isfinite(delta.value):
         return "( - )"
     extra = f"; {UNPAIRED}" if not delta.paired else (f"; n={delta.n}" if usual_n and delta.n != usual_n else "")
-    if SHOW_CI.get() and np.isfinite(delta.low):  # --ci: the signed interval of the difference
+    if SHOW_CI.get() and np.isfinite(delta.low) and delta.high > delta.low:  # --ci: the signed interval of the difference
         extra += f"; [{num(delta.low * 100, digits, sign=True)}, {num(delta.high * 100, digits, sign=True)}]"
     return f"({'↑' if delta.value >= 0 else '↓'} {num(abs(delta.value) * 100, digits)}{extra})"
 

@@ -192,6 +192,12 @@ stage_render() {
         local base=${3:-vanilla}
         "$RBM" compare "$HERE/$1" --a "$2" --b "$base" > "$HERE/$1/compare-$2-vs-$base.md" 2>&1 || true
     done
+    # the static HTML report of every folder (rbm report: leaderboards, plots, adversarial examples)
+    local runs=() folder
+    for folder in "$HERE"/table* "$HERE"/attacks "$HERE"/robust-baselines/*; do
+        [ -f "$folder/results.jsonl" ] && runs+=("$folder")
+    done
+    "$RBM" report "${runs[@]}" -o "$HERE/report" --title "Match-Tuning re-measured with MiniLM-L6 (paper-minilm)" >/dev/null
     "$PY" "$HERE/summary.py" > "$HERE/SUMMARY.md"
     "$PY" "$HERE/status.py" > "$HERE/STATUS.md"
 }

@@ -81,28 +81,19 @@ def majority_lines(records: list[dict], kind: str) -> dict[str, float]:
     return out
 
 
-def plot_degradation(records: list[dict], output: str | Path, baseline: Optional[str] = None,
-                     formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    """Draw one figure per training-time suite found in ``records``; returns the files written.
+def degradation_figures(records: list[dict], baseline: Optional[str] = None) -> list[tuple[str, object]]:
+    """One matplotlib figure per training-time suite found in ``records``: ``[(suite, figure)]``.
 
     Error bars are the sd over seeds; a hollow marker is a point with a degenerate seed (≥ 95 % of
     predictions in one class), ``n=k/N`` beside a point with NaN seeds; the dashed grey line is the
-    majority-class score, the floor a model that learnt nothing reaches."""
+    majority-class score, the floor a model that learnt nothing reaches. The caller closes them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from ..figures import check_figure_output, save_figure
-    from ..inputs import path_component
-
-    out_dir = Path(output)
-    for suite in sorted({r["suite"] for r in records}):  # every target checked before the first is written
-        for fmt in formats:
-            check_figure_output(out_dir / f"degradation_{path_component(suite)}.{fmt}", "--output")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    figures = []
     for suite in sorted({r["suite"] for r in records}):
         group = [r for r in records if r["suite"] == suite]
         kind = group[0].get("evaluator") or group[0].get("layout")
@@ -144,6 +135,26 @@ def plot_degradation(records: list[dict], output: str | Path, baseline: Optional
         axes[0][-1].legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         fig.suptitle(f"{suite}: score vs ratio (mean ± sd over seeds)")
         fig.tight_layout()
+        figures.append((suite, fig))
+    return figures
+
+
+def plot_degradation(records: list[dict], output: str | Path, baseline: Optional[str] = None,
+                     formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Draw :func:`degradation_figures` into ``OUTPUT/degradation_SUITE.FORMAT``; returns the files written
+    (every target is checked before the first is written)."""
+    import matplotlib.pyplot as plt
+
+    from ..figures import check_figure_output, save_figure
+    from ..inputs import path_component
+
+    out_dir = Path(output)
+    for suite in sorted({r["suite"] for r in records}):
+        for fmt in formats:
+            check_figure_output(out_dir / f"degradation_{path_component(suite)}.{fmt}", "--output")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for suite, fig in degradation_figures(records, baseline):
         for fmt in formats:
             path = out_dir / f"degradation_{path_component(suite)}.{fmt}"
             save_figure(fig, path, "--output", dpi=150, bbox_inches="tight")
