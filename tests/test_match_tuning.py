@@ -215,3 +215,27 @@ def test_dense_init_choices_and_the_card(tmp_path, sst2):
                       batch_size=8, max_length=32, method_args={"dense_init": "torch-default"})
     card = json.loads((Path(train(cfg, train_examples=sst2.subset(np.arange(16)))) / "rbm_card.json").read_text())
     assert card["hyperparameters"]["dense_init"] == "torch-default"
+
+
+def test_unfolded_head_beside_the_export_gives_its_logits(tmp_path, sst2, dev):
+    """match_tuning_head.safetensors (written before the fold) holds dense and classifier: head(dense(h_CLS))
+    equals the exported model's logits, so M can be applied at inference for diagnosis."""
+    from safetensors import safe_open
+    from transformers import AutoModelForSequenceClassification
+
+    from robustbench_match.training.methods.match_tuning import HEAD_FILE
+
+    tokenizer, model, method = trained_in_memory(sst2, "cls-dense")
+    method.save_extra(tmp_path)
+    method.export(model).save_pretrained(tmp_path / "exp")
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "exp").eval()
+    dev = dev.subset(np.arange(64))
+    expected = dev_logits(loaded, tokenizer, dev)
+    with safe_open(str(tmp_path / HEAD_FILE), "pt") as f:
+        w = {k: f.get_tensor(k) for k in f.keys()}
+        assert float(f.metadata()["temperature"]) == method.hparams["temperature"]
+    with torch.no_grad():
+        enc = tokenizer.pad(tokenize(tokenizer, dev.text_a, dev.text_b, 64), return_tensors="pt")
+        h = loaded.base_model(**enc).last_hidden_state[:, 0]
+        got = (h @ w["dense.weight"].T + w["dense.bias"]) @ w["head.weight"].T + w["head.bias"]
+    assert float((got - expected).abs().max()) < 1e-4

@@ -448,6 +448,8 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
 
 
 def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
+    tmp.mkdir(parents=True, exist_ok=True)
+    method.save_extra(tmp)  # before export, which may fold the method's layers into the model's own
     model = method.export(ctx.model)
     model.eval()
     check_finite_weights(model, f"method {method.name}: after step {ctx.step}")

@@ -115,6 +115,10 @@ class Method:
         """Return a model with only standard transformers modules (used for saving)."""
         return model
 
+    def save_extra(self, folder) -> None:
+        """Files beside the exported checkpoint that loading it does not need (Match-Tuning: its unfolded
+        dense and classifier, so that M can be applied at inference for diagnosis)."""
+
     def describe(self) -> dict[str, Any]:
         return dict(self.hparams)
 
@@ -192,6 +196,10 @@ class Composite(Method):
         for p in reversed(self.parts):
             model = p.export(model)
         return model
+
+    def save_extra(self, folder) -> None:
+        for p in self.parts:
+            p.save_extra(folder)
 
     def describe(self) -> dict[str, Any]:
         return {k: v for p in self.parts for k, v in p.describe().items()}

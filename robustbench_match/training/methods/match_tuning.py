@@ -67,6 +67,9 @@ REPRESENTATIONS = ("cls-dense", "pooled-dense")
 DENSE_INITS = ("normal", "torch-default")
 ABLATION_MASKS = ("post-softmax", "pre-softmax")
 EXPORT_EPS = 2.0 ** -20  # ε of the cls-dense export (a power of two: exact in fp32/bf16)
+#: the unfolded head beside an export (dense and classifier before folding; T in its metadata): not needed to
+#: load or score the checkpoint, only to apply M at inference (results/paper-minilm/stsb_diagnosis.py)
+HEAD_FILE = "match_tuning_head.safetensors"
 
 
 def find_head_linear(model: nn.Module) -> str:
@@ -336,6 +339,20 @@ class MatchTuning(Method):
                             "too high for these representations and training may collapse to the majority class; %s",
                             out["m_self"], 1 / n, self.hparams["temperature"], advice)
         return out
+
+    def save_extra(self, folder) -> None:
+        if self.module is None:
+            return
+        from pathlib import Path
+
+        from safetensors.torch import save_file
+
+        tensors = {f"{part}.{name}": getattr(self.module, part).state_dict()[name].detach().float().cpu().contiguous()
+                   for part in ("dense", "head") for name in ("weight", "bias")
+                   if name in getattr(self.module, part).state_dict()}
+        save_file(tensors, str(Path(folder) / HEAD_FILE),
+                  metadata={"temperature": repr(float(self.module.temperature)), "mode": self.module.mode,
+                            "representation": self.hparams["representation"], "method": self.name})
 
     def export(self, model):
         if self.module is None:
