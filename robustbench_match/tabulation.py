@@ -168,7 +168,7 @@ class Delta:
 
 #: ``rbm table --ci``: every paired Δ printed with its 95 % interval over seeds (set by ``tables_for``)
 SHOW_CI: contextvars.ContextVar[bool] = contextvars.ContextVar("rbm_show_ci", default=False)
-CI_NOTE = ("[a, b] after a Δ: its 95 % t-interval over the paired seeds (mean per-seed difference ± t(0.975, n−1)·sd/√n); "
+CI_NOTE = ("[a, b] after a Δ: its 95 % t-interval over the paired seeds (mean per-seed difference ± t(0.975, n−1) × sd / sqrt(n)); "
            "a wide interval means the run could have missed a difference of that size, not that there is none")
 
 

@@ -163,9 +163,10 @@ def test_escape_every_symbol():
     assert latex_escape("clean → adv Δ ≥ ×") == r"clean $\rightarrow$ adv $\Delta$ $\geq$ $\times$"
 
 
+@pytest.mark.parametrize("ci", [False, True], ids=["plain", "ci"])
 @pytest.mark.parametrize("layout", sorted(LAYOUT_RECORDS))
-def test_every_layout_compiles_and_prints_its_symbols(layout, tmp_path):
-    specs = tables_for(LAYOUT_RECORDS[layout]())
+def test_every_layout_compiles_and_prints_its_symbols(layout, ci, tmp_path):
+    specs = tables_for(LAYOUT_RECORDS[layout](), ci=ci)
     tex = render(specs, "latex", latex=LatexOptions(standalone=True, caption=f"Layout {layout}", label=f"tab:{layout}"))
     body = tex.replace("$<$", "").replace("$>$", "")
     assert "<" not in body and ">" not in body, "a bare < or > prints as ¡ or ¿ in OT1"
@@ -181,7 +182,8 @@ def test_every_layout_compiles_and_prints_its_symbols(layout, tmp_path):
         assert "<0.001" in text.replace(" ", ""), "a significant p-value must print as <0.001"
     if layout in ("table1-tasks", "table7-ablation"):
         delta = specs[0].frame.loc["worse", "Δ"]
-        assert delta.startswith(MINUS) and delta in text  # the negative Δ of `worse`, with a true minus
+        assert delta.startswith(MINUS) and delta in text
+        assert ("[" in delta) == ci  # --ci: the interval follows the Δ, and compiles  # the negative Δ of `worse`, with a true minus
         assert "\u2013" in text  # "–" (no value) as an en dash
         assert "50% & #2" in text  # a name with LaTeX's special characters, as written
 

@@ -87,11 +87,11 @@ stage_table1t() {
 }
 
 # Table 1 checkpoints (task, method, seed) as --checkpoint arguments, for suites that reuse them.
-table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS]
-    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-$SEED_LIST}
+table1_checkpoints() {  # TASK METHODS(comma) [PREFIX(e.g. "clean/")] [SEEDS] [FOLDER/checkpoints/SUITE]
+    local task=$1 methods=$2 prefix=${3:-} seeds=${4:-$SEED_LIST} root=${5:-$HERE/table1-glue/checkpoints/pm-glue}
     for method in ${methods//,/ }; do
         for seed in $seeds; do
-            local dir=$HERE/table1-glue/checkpoints/pm-glue/$task/clean/$method/seed-$seed
+            local dir=$root/$task/clean/$method/seed-$seed
             [ -f "$dir/rbm_card.json" ] && printf -- '--checkpoint %s/%sseed-%s/%s=%s ' "$task" "$prefix" "$seed" "$method" "$dir"
         done
     done
@@ -167,12 +167,26 @@ stage_attacks() {
     [ -n "$ckpts" ] && echo "attacks-sst2 run pm-attacks --tasks sst2 $ckpts --output $HERE/attacks" | WORKERS=1 parallel_jobs
 }
 
+# Issue 21: the headline pair at the temperature chosen on held-out training rows (temperature_sweep.md),
+# beside its control dense-head (Match-Tuning's head with M = I) and vanilla, all trained here on SST-2
+# (SEEDS, default 1-3; the study uses 1-6), then AdvGLUE and the two attacks on the same checkpoints.
+CHOSEN=$HERE/headline-chosen-t
+stage_chosen() {
+    local methods=vanilla,match-tuning,dense-head ckpts
+    pooled "chosen-sst2-s${SEED_CSV//,/}" run pm-glue-chosen-t --tasks sst2 --seeds $SEED_CSV --methods $methods \
+        --output $CHOSEN
+    ckpts=$(table1_checkpoints sst2 $methods "" "$SEED_LIST" $CHOSEN/checkpoints/pm-glue-chosen-t)
+    [ -n "$ckpts" ] || return 0
+    rbm_job "chosen-adv-s${SEED_CSV//,/}" run pm-advglue --tasks sst2 $ckpts --output $CHOSEN || true
+    pooled "chosen-attacks-s${SEED_CSV//,/}" run pm-attacks --tasks sst2 $ckpts --output $CHOSEN
+}
+
 # Tables, LaTeX, significance and plots from the stored records only.
 stage_render() {
-    for folder in "$HERE"/table* "$HERE"/attacks; do
+    for folder in "$HERE"/table* "$HERE"/attacks "$CHOSEN"; do
         [ -f "$folder/results.jsonl" ] || continue
-        "$RBM" table "$folder" --format markdown --majority-row > "$folder/tables.md"
-        "$RBM" table "$folder" --format latex --standalone --majority-row > "$folder/tables.tex"
+        "$RBM" table "$folder" --format markdown --majority-row --ci > "$folder/tables.md"
+        "$RBM" table "$folder" --format latex --standalone --majority-row --ci > "$folder/tables.tex"
         "$RBM" table "$folder" --format csv > "$folder/tables.csv"
     done
     for folder in table3-label-noise table5-minority; do
@@ -186,7 +200,8 @@ stage_render() {
                 "table6-mnli-negation-proxy group-dro+match-tuning group-dro" \
                 "table7-ablation match-tuning-positive match-tuning" "table7-ablation match-tuning-negative match-tuning" \
                 "table7-ablation-presoftmax match-tuning-positive match-tuning" \
-                "table7-ablation-presoftmax match-tuning-negative match-tuning"; do
+                "table7-ablation-presoftmax match-tuning-negative match-tuning" \
+                "headline-chosen-t match-tuning" "headline-chosen-t dense-head" "headline-chosen-t match-tuning dense-head"; do
         set -- $spec
         [ -f "$HERE/$1/results.jsonl" ] || continue
         local base=${3:-vanilla}
