@@ -12,8 +12,30 @@ DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", REPO.parent / "shared" / "data")
 needs_data = pytest.mark.skipif(not (DATA_DIR / "glue").is_dir(), reason=f"real data not found at {DATA_DIR}")
 
 
+TRAINING_FIXTURES = {"sst2_checkpoint", "vanilla", "checkpoints", "noise_run", "trained", "adapter", "lora_run"}
+TRAINING_CALLS = ("train(", "TrainConfig(", '"train"', "trained_in_memory(")
+
+
+def _cost_markers(item) -> None:
+    """Every test says what it costs: ``real_data`` (reads ../shared/data) and ``trains`` (fine-tunes a model,
+    seconds to minutes on CPU), so `pytest -m "not trains"` is the quick loop and CI sees what it runs."""
+    import inspect
+
+    names = set(getattr(item, "fixturenames", ()))
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError, AttributeError):
+        source = ""
+    if names & {"data_dir", "tiny_root", "env"} or "DATA_DIR" in source or "data_dir" in source:
+        item.add_marker(pytest.mark.real_data)
+    if names & TRAINING_FIXTURES or any(call in source for call in TRAINING_CALLS):
+        item.add_marker(pytest.mark.trains)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Slow real-data checks run with RBM_SLOW=1 (or when selected explicitly with -m slow)."""
+    """Cost markers on every test; slow real-data checks run with RBM_SLOW=1 (or when selected with -m slow)."""
+    for item in items:
+        _cost_markers(item)
     if os.environ.get("RBM_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: set RBM_SLOW=1 to run")
