@@ -8,7 +8,9 @@ reference method at the same condition (vanilla; full Match-Tuning in the ablati
 the seeds both have, and for perturbed conditions the difference of the two drops ("drop minus
 vanilla's drop": positive = this method lost less than vanilla). The paper's tables show these per table (``tables.md``); this page puts the answer
 to "is Match-Tuning more robust?" in one place, with every drop measured against the method's own
-clean score (Tables 3 and 5 as the issue asks) and degenerate (one-class) seeds counted and excluded.
+clean score (Tables 3 and 5 as the issue asks) and degenerate (one-class) seeds counted and excluded —
+and, wherever that exclusion changes a comparison, the same Δ with them kept. Every Δ carries its 95 %
+t-interval over the paired seeds, and every p its Holm adjustment across all the comparisons on the page.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustbench_match.stats import paired_test
+from robustbench_match.stats import holm, paired_test, t_interval
 
 HERE = Path(__file__).resolve().parent
 # folder: (title, metric name or None for the record's main metric, reference method, clean condition)
@@ -38,7 +40,29 @@ TABLES = {
                                    "match-tuning", None),
     "attacks": ("Attacks — accuracy under attack (50 SST-2 dev sentences)", "accuracy_under_attack", "vanilla",
                 None),
+    "headline-chosen-t": ("Issue 21 — the headline pair at the held-out T, with its head control dense-head "
+                          "(SST-2: GLUE dev, advSST-2 and attacks; main metric of each)", None, "vanilla", "clean"),
 }
+TESTS: list = []  # every test printed, in order: Holm's family
+
+
+class Shown:
+    """A comparison printed on the page; its text is filled in once Holm has seen the whole family."""
+
+    def __init__(self, a: dict[int, float], b: dict[int, float]) -> None:
+        seeds = sorted(set(a) & set(b))
+        self.diff = [a[s] - b[s] for s in seeds]
+        self.test = paired_test([a[s] for s in seeds], [b[s] for s in seeds])
+        self.holm = float("nan")
+        if self.test.n >= 2 and math.isfinite(self.test.p_value):
+            TESTS.append(self)
+
+    def __str__(self) -> str:
+        t = self.test
+        if t.n < 2 or not math.isfinite(t.p_value):
+            return f"{t.mean_diff:+.2f} (n={t.n})" if t.n else "–"
+        low, high = t_interval(self.diff)
+        return f"{t.mean_diff:+.2f} [{low:+.2f}, {high:+.2f}], p={t.p_value:.3g}, Holm {self.holm:.3g} (n={t.n})"
 
 
 def records(folder: Path) -> list[dict]:
@@ -51,26 +75,19 @@ def value(record: dict, name: str | None) -> float:
     return float("nan") if v is None else 100.0 * float(v)
 
 
-def fmt_p(test) -> str:
-    if test.n < 2 or not math.isfinite(test.p_value):
-        return f"– (n={test.n})"
-    return f"{test.mean_diff:+.2f}, p={test.p_value:.3g} (n={test.n})"
 
 
-def paired(a: dict[int, float], b: dict[int, float]):
-    seeds = sorted(set(a) & set(b))
-    return paired_test([a[s] for s in seeds], [b[s] for s in seeds])
-
-
-def table(folder: str) -> list[str]:
+def table(folder: str) -> list:
     title, metric, reference, clean = TABLES[folder]
     recs = records(HERE / folder)
     if not recs:
         return []
     by_cell: dict[tuple, dict[int, float]] = defaultdict(dict)
+    with_one_class: dict[tuple, dict[int, float]] = defaultdict(dict)  # the same, one-class seeds kept
     degenerate: dict[tuple, int] = defaultdict(int)
     for r in recs:
         cell = (r["task"], r["eval_set"], r["condition"], r["model"])
+        with_one_class[cell][r["seed"]] = value(r, metric)
         if r.get("degenerate"):
             degenerate[cell] += 1
             continue  # a one-class model is not a result: counted, never averaged or tested
@@ -84,7 +101,7 @@ def table(folder: str) -> list[str]:
     cells = sorted(set(by_cell) | set(degenerate), key=order)
     lines = [f"### {title}", "",
              f"| task | condition | method | n | mean ± sd | vs own clean (Δ, p) | vs {reference} (Δ, p) | "
-             f"drop minus {reference}'s drop (Δ, p) | one-class seeds |",
+             f"drop minus {reference}'s drop (Δ, p) | one-class seeds (vs {reference} with them kept) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for task, eval_set, condition, model in cells:
         seeds = by_cell.get((task, eval_set, condition, model), {})
@@ -96,17 +113,23 @@ def table(folder: str) -> list[str]:
         theirs = by_cell.get((task, eval_set, condition, reference)) if model != reference else None
         theirs_clean = by_cell.get((task, eval_set, clean, reference)) if clean and condition != clean else None
         if mine_clean:
-            own = fmt_p(paired(seeds, mine_clean))
+            own = Shown(seeds, mine_clean)
         if theirs:
-            ref = fmt_p(paired(seeds, theirs))
+            ref = Shown(seeds, theirs)
         if mine_clean and theirs and theirs_clean:  # (mine - my clean) - (theirs - their clean), per seed
             common = set(seeds) & set(mine_clean) & set(theirs) & set(theirs_clean)
             drop = {s: seeds[s] - mine_clean[s] for s in common}
             ref_drop = {s: theirs[s] - theirs_clean[s] for s in common}
-            did = fmt_p(paired(drop, ref_drop))
+            did = Shown(drop, ref_drop)
         shown_condition = condition if eval_set == task else f"{condition} ({eval_set})"
-        lines.append(f"| {task} | {shown_condition} | {model} | {len(vals)} | {stat} | {own} | {ref} | {did} | "
-                     f"{degenerate.get((task, eval_set, condition, model), 0)} |")
+        n_one = degenerate.get((task, eval_set, condition, model), 0)
+        n_ref = degenerate.get((task, eval_set, condition, reference), 0) if model != reference else 0
+        kept = "–"
+        if (n_one or n_ref) and model != reference:  # the same comparison with the one-class seeds kept
+            kept = Shown(with_one_class[(task, eval_set, condition, model)],
+                         with_one_class.get((task, eval_set, condition, reference), {}))
+        lines.append([f"| {task} | {shown_condition} | {model} | {len(vals)} | {stat} | ", own, " | ", ref, " | ",
+                      did, f" | {n_one}" + (f" ({n_ref} of {reference}'s)" if n_ref else "") + "; ", kept, " |"])
     return lines + [""]
 
 
@@ -118,7 +141,11 @@ def main() -> None:
            "(degenerate) seeds are counted in the last column and left out of the mean and the tests.", ""]
     for folder in TABLES:
         out += table(folder)
-    print("\n".join(out))
+    for shown, adjusted in zip(TESTS, holm([t.test.p_value for t in TESTS])):
+        shown.holm = adjusted
+    out.append(f"Holm: every p above adjusted across all {len(TESTS)} comparisons on this page (family-wise); "
+               "[a, b]: the 95 % t-interval of the per-seed differences.")
+    print("\n".join("".join(map(str, line)) if isinstance(line, list) else line for line in out))
 
 
 if __name__ == "__main__":
