@@ -157,7 +157,7 @@ def test_killed_run_resumes_at_next_unattacked_example(suite_run, attack_checkpo
     """Cut the DeepWordBug log after 5 rows plus a torn one, rerun: only the rest is attacked, same metrics."""
     import shutil
 
-    from robustbench_match.attacks import evaluator as ev
+    from robustbench_match.evaluators.textattack import evaluator as ev
     from robustbench_match.runner import run_suite
     from robustbench_match.suites import get_suite
 
