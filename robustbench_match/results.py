@@ -94,6 +94,8 @@ def _record_types() -> dict[str, tuple[type, ...]]:
 
 
 _FIELD_TYPES = _record_types()
+#: per field, the exact value types accepted at a glance (a bool is an int subclass: only where bool is listed)
+_FAST_TYPES = {name: frozenset(types) for name, types in _FIELD_TYPES.items() if name not in ("schema", "suite_version")}
 
 
 def record_problem(rec: object) -> Optional[str]:
@@ -104,11 +106,12 @@ def record_problem(rec: object) -> Optional[str]:
     missing = [f for f in RECORD_FIELDS if f not in rec]
     if missing:
         return f"has no {', '.join(map(repr, missing))} field(s)"
-    for name, types in _FIELD_TYPES.items():
-        value = rec.get(name)
-        if name in ("schema", "suite_version"):  # written by other versions: not checked
+    for name, value in rec.items():
+        fast = _FAST_TYPES.get(name)  # schema, suite_version (other versions') and unknown fields: not checked
+        if fast is None or type(value) in fast:
             continue
-        if name in rec and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+        types = _FIELD_TYPES[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"has {name!r} = {str(value)[:40]!r} (expected {' or '.join(t.__name__ for t in types)})"
     bad = [k for k, v in rec["metrics"].items() if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
     if bad:
@@ -154,6 +157,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 def _sync(fd: int) -> None:
     """Durable before the lock is released: fdatasync (data and the size that reaches it) where it exists."""
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
+try:  # orjson parses a 2 kB record ≈ 3× faster than json: a 100k-record table reads in seconds, not tens
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a declared dependency; json gives the same records, only slower
+    _orjson = None
+
+
+def _loads(line: bytes):
+    """One stored line as Python objects; json decides whatever orjson refuses (NaN, which records may hold
+    for an undefined metric; invalid UTF-8 or JSON, which json reports with its own message)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(line)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 def _repair_tail(fd: int, path: Path) -> None:
@@ -237,7 +257,7 @@ class ResultStore:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = _loads(line)
             except UnicodeDecodeError:
                 raise RBMError(f"{self.path}: line {lineno} is not UTF-8 text (not a robustbench-match result)") from None
             except json.JSONDecodeError as exc:

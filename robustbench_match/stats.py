@@ -15,6 +15,7 @@ Every resampling is seeded and the seed is returned with its result.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional, Sequence, Union
@@ -77,6 +78,14 @@ class PairedTest:
         return bool(np.isfinite(self.min_p) and self.min_p < alpha)
 
 
+@functools.lru_cache(maxsize=None)
+def _sign_matrix(n: int) -> np.ndarray:
+    """All 2ⁿ sign assignments (rows), built once per n: a leaderboard runs thousands of tests."""
+    signs = np.asarray(list(itertools.product((1.0, -1.0), repeat=n)))
+    signs.setflags(write=False)
+    return signs
+
+
 def sign_flip_p(diff: np.ndarray, *, exact_max_n: int = EXACT_MAX_N, n_resamples: int = MC_RESAMPLES,
                 seed: int = MC_SEED) -> tuple[float, float, int]:
     """Two-sided sign-flip p of the mean of ``diff``: (p, min attainable p, resamples; 0 = exact).
@@ -91,8 +100,7 @@ def sign_flip_p(diff: np.ndarray, *, exact_max_n: int = EXACT_MAX_N, n_resamples
     observed = abs(d.mean())
     tol = 1e-9 * max(float(np.abs(d).max()), 1e-300)
     if n <= exact_max_n:
-        signs = np.asarray(list(itertools.product((1.0, -1.0), repeat=n)))
-        means = np.abs(signs @ d) / n
+        means = np.abs(_sign_matrix(n) @ d) / n
         return float(np.mean(means >= observed - tol)), 2.0 / 2 ** n, 0
     rng = np.random.default_rng(seed)
     hits = 0

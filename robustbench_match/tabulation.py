@@ -84,6 +84,7 @@ class Cell:
 
     values: dict[Hashable, float] = field(default_factory=dict)
     degenerate: dict[Hashable, bool] = field(default_factory=dict)
+    _summary: Optional[Summary] = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, records: list[dict], value: Callable[[dict], Optional[float]] = main_value) -> "Cell":
@@ -98,10 +99,13 @@ class Cell:
             key = (key, len(self.values))
         self.values[key] = float("nan") if value is None else float(value)
         self.degenerate[key] = bool(degenerate)
+        self._summary = None
 
     @property
     def summary(self) -> Summary:
-        return summarize(list(self.values.values()))
+        if self._summary is None:  # computed once per cell: a table reads it for text, rank, bold and notes
+            self._summary = summarize(list(self.values.values()))
+        return self._summary
 
     @property
     def n_total(self) -> int:
@@ -141,8 +145,12 @@ def seed_average(cells: list[Cell]) -> Cell:
     if not cells or any(c.n_total == 0 for c in cells):
         return out
     seeds = set.intersection(*(set(c.values) for c in cells))
-    for s in sorted(seeds, key=lambda x: (x is None, str(x))):
-        out.add(s, float(np.mean([c.values[s] for c in cells])), any(c.degenerate[s] for c in cells))
+    order = sorted(seeds, key=lambda x: (x is None, str(x)))
+    if not order:
+        return out
+    means = np.mean(np.array([[c.values[s] for c in cells] for s in order]), axis=1)  # one call, not one per seed
+    for s, mean in zip(order, means):
+        out.add(s, float(mean), any(c.degenerate[s] for c in cells))
     return out
 
 
@@ -263,10 +271,10 @@ class TableBuilder:
         return counts.most_common(1)[0][0] if counts else None
 
     def _bold(self) -> pd.DataFrame:
-        bold = pd.DataFrame(False, index=self.rows, columns=self.columns)
+        marks: set[tuple[str, str]] = set()
         for col, (higher, cells) in self._rank.items():
             ok = {r: c for r, c in cells.items() if not c.n_degenerate and math.isfinite(c.mean)}
-            if len(ok) < 2 or col not in bold.columns:
+            if len(ok) < 2 or col not in self.columns:
                 continue
             order = sorted(ok, key=lambda r: ok[r].mean, reverse=higher)
             best, second = order[0], order[1]
@@ -276,17 +284,20 @@ class TableBuilder:
             if test.n >= 2:
                 self._tests.append(test)
             if math.isfinite(test.p_value) and test.p_value < ALPHA:
-                bold.loc[best, col] = True
-        return bold
+                marks.add((best, col))
+        return pd.DataFrame([[(r, c) in marks for c in self.columns] for r in self.rows], index=self.rows,
+                            columns=self.columns, dtype=bool)
 
     def build(self, note: str = "") -> TableSpec:
         usual = self.usual_n()
-        frame = pd.DataFrame("–", index=self.rows, columns=self.columns, dtype=object)
+        shown: dict[tuple[str, str], str] = {}  # filled as a dict, framed once (a cell-by-cell .loc is slow)
         for (row, col), cell in self._cells.items():
-            frame.loc[row, col] = cell.text(self.scale, self.digits, show_n=cell.n_total != usual)
+            shown[(row, col)] = cell.text(self.scale, self.digits, show_n=cell.n_total != usual)
         for (row, col), t in self._text.items():
             text = t.text + (f" (n={t.n})" if t.n is not None and t.n != usual else "")
-            frame.loc[row, col] = text + (DAGGER if t.degenerate and not text.endswith(DAGGER) else "")
+            shown[(row, col)] = text + (DAGGER if t.degenerate and not text.endswith(DAGGER) else "")
+        frame = pd.DataFrame([[shown.get((r, c), "–") for c in self.columns] for r in self.rows], index=self.rows,
+                             columns=self.columns, dtype=object)
         bold = self._bold()
         notes = [note] if note else []
         if usual is not None:
