@@ -167,3 +167,20 @@ def test_large_sets_are_tokenised_in_chunks_with_the_same_ids(monkeypatch, caplo
         chunked = inference.tokenize(tokenizer, a, b, 32)
     assert set(chunked) == set(whole.keys()) and all(chunked[k] == whole[k] for k in whole.keys())
     assert any("tokenise 2,500 examples: example 2500/2500" in r.getMessage() for r in caplog.records)
+
+
+def test_the_fast_reader_gives_exactly_the_json_records():
+    """orjson reads the store (NaN and anything it refuses go to json): every committed record parses to the
+    same Python objects either way, and a NaN metric still reads as NaN."""
+    import math
+
+    from robustbench_match.results import _loads
+
+    paths = sorted((Path(__file__).parent.parent / "results").glob("**/results.jsonl"))
+    assert len(paths) >= 10
+    for path in paths:
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                assert _loads(line) == json.loads(line)
+    rec = _loads(b'{"metrics": {"matthews_correlation": NaN}, "key": "k"}')
+    assert math.isnan(rec["metrics"]["matthews_correlation"])
