@@ -65,7 +65,8 @@ def train_flops_per_token(config, seq_len: float) -> float:
 
 def token_counts(examples, tokenizer, order: list[np.ndarray], max_length: int) -> tuple[int, int, float]:
     """(padded tokens computed, real tokens, mean padded length) over one epoch in this batch order."""
-    enc = tokenizer(list(examples.text_a), truncation=True, max_length=max_length)
+    args = (list(examples.text_a),) if examples.text_b is None else (list(examples.text_a), list(examples.text_b))
+    enc = tokenizer(*args, truncation=True, max_length=max_length)
     lengths = np.array([len(x) for x in enc["input_ids"]])
     padded = sum(int(lengths[b].max()) * len(b) for b in order)
     sq = sum(int(lengths[b].max()) ** 2 * len(b) for b in order)
