@@ -114,6 +114,11 @@ def exponent(rows: list[dict], field: str) -> float:
     return math.log(b[field] / a[field]) / math.log(b["records"] / a["records"])
 
 
+def exponent_top(rows: list[dict], field: str) -> float:
+    """The same between the two largest sizes (the smallest is dominated by fixed costs: start-up, first reads)."""
+    return exponent(rows[-2:], field)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -141,7 +146,8 @@ def main(argv=None) -> None:
             print(json.dumps(row), flush=True)
     fields = ("put_s", "read_s", "table_s", "compare_s", "status_s")
     growth = {f: round(exponent(rows, f), 3) for f in fields} if len(rows) > 1 else {}
-    result = {"machine": info, "rows": rows, "growth_exponent": growth,
+    growth_top = {f: round(exponent_top(rows, f), 3) for f in fields} if len(rows) > 2 else {}
+    result = {"machine": info, "rows": rows, "growth_exponent": growth, "growth_exponent_top": growth_top,
               "old_store": {"records": args.old_n, "put_s": old_s, "new_put_s_same_records": new_at_old}}
     md = render(result)
     print(md)
@@ -164,6 +170,10 @@ def render(result: dict) -> str:
     if g:
         lines += ["", "Growth exponent (slope of log s over log records, smallest to largest size): "
                   + ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in g.items()) + "."]
+    top = result.get("growth_exponent_top") or {}
+    if top:
+        lines += ["Between the two largest sizes: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in top.items())
+                  + " (the smallest size is dominated by fixed costs: starting Python, first reads)."]
     old = result["old_store"]
     if old["put_s"]:
         lines += ["", f"The earlier rewrite-the-whole-file put, same run, first {old['records']:,} records: "
@@ -175,4 +185,10 @@ def render(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--render"]:  # re-render OUTPUT.md from OUTPUT.json (no measuring)
+        data = json.loads(Path(sys.argv[2] + ".json").read_text())
+        data["growth_exponent_top"] = {f: round(exponent_top(data["rows"], f), 3) for f in data["growth_exponent"]}
+        Path(sys.argv[2] + ".json").write_text(json.dumps(data, indent=1))
+        Path(sys.argv[2] + ".md").write_text(render(data) + "\n")
+    else:
+        main()
