@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_common import cpu_model, load_average, publish
 from robustbench_match.results import ResultStore, atomic_write_text, dumps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,14 +98,7 @@ def time_command(*argv: str) -> float:
 
 
 def machine() -> dict:
-    model = ""
-    try:
-        model = next((l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True)
-                      .stdout.splitlines() if l.startswith("Model name")), "")
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "load_1min_at_start": round(load, 2),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "load_1min_at_start": load_average(),
             "python": sys.version.split()[0]}
 
 
@@ -149,11 +142,7 @@ def main(argv=None) -> None:
     growth_top = {f: round(exponent_top(rows, f), 3) for f in fields} if len(rows) > 2 else {}
     result = {"machine": info, "rows": rows, "growth_exponent": growth, "growth_exponent_top": growth_top,
               "old_store": {"records": args.old_n, "put_s": old_s, "new_put_s_same_records": new_at_old}}
-    md = render(result)
-    print(md)
-    if args.output:
-        Path(args.output + ".json").write_text(json.dumps(result, indent=1))
-        Path(args.output + ".md").write_text(md + "\n")
+    publish(result, render(result), args.output)
 
 
 def render(result: dict) -> str:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,19 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_common import cpu_model, load_average, publish
 from robustbench_match.conditions.base import training_pool
 from robustbench_match.data import load_split
 from robustbench_match.models import default_base_model
 from robustbench_match.training import TrainConfig, train
 from robustbench_match.training.trainer import epoch_batches
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "")
-    except OSError:
-        return platform.processor()
 
 
 def gemm_peak(hidden: int, inter: int, tokens: int = 2048, seconds: float = 3.0) -> float:
@@ -144,7 +135,7 @@ def main(argv=None) -> None:
                                      args.max_length)
     peak = gemm_peak(config.hidden_size, config.intermediate_size)
     flops = train_flops_per_token(config, seq) * args.epochs
-    load = os.getloadavg()[0]
+    load = load_average()
     runs: dict[str, list[dict]] = {"rbm train": [], "Trainer": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -166,11 +157,7 @@ def main(argv=None) -> None:
               "ratio_total": best["Trainer"]["total_s"] / best["rbm train"]["total_s"],
               "ratio_loop": best["Trainer"]["loop_s"] / best["rbm train"]["loop_s"],
               "first_losses": {"rbm train": la[:5], "Trainer": lb[:5]}}
-    md = render(result)
-    print(md)
-    if args.output:
-        Path(args.output + ".json").write_text(json.dumps(result, indent=1))
-        Path(args.output + ".md").write_text(md + "\n")
+    publish(result, render(result), args.output)
 
 
 def render(r: dict) -> str:
