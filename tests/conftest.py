@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", REPO.parent / "shared" / "data"))
+from paths import DATA_DIR
 
 needs_data = pytest.mark.skipif(not (DATA_DIR / "glue").is_dir(), reason=f"real data not found at {DATA_DIR}")
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from paths import REPO
+
 MAX_LENGTH = "32"  # RTE pairs cut to 32 tokens: the same for every executor, and fast
 _cache: dict[str, object] = {}
 

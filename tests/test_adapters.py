@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from cli_helpers import rbm
+from paths import DATA_DIR
 from robustbench_match.data import load_split
 from robustbench_match.results import predictions_path
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2").is_dir() and not os.environ.get("CI"),
                                 reason=f"no shared data at {DATA}")
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from cli_helpers import rbm
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.results import ResultStore
 
-DATA_DIR = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "glue" / "SST-2").is_dir(), reason=f"no shared data at {DATA_DIR}")
 
 

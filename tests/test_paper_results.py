@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from paths import REPO
 
 FOLDER = REPO / "results" / "paper-minilm"
 

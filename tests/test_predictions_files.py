@@ -8,17 +8,17 @@ has and says, one line per task, what it skipped.
 from __future__ import annotations
 
 import json
-import os
 import string
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.data import load_split
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "advglue" / "dev.json").is_file() or not (DATA / "glue").is_dir(),
                                 reason=f"real data not found at {DATA}")
 ADV_SIZES = {"sst2": 148, "qqp": 78, "mnli": 121, "mnli-mm": 162, "qnli": 148, "rte": 81}  # AdvGLUE dev

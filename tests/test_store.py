@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from paths import REPO
 from robustbench_match.results import RESULTS_FILE, ResultStore, dumps
 
 from cli_helpers import rbm
@@ -102,7 +103,7 @@ def test_rbm_compact_command(tmp_path, capsys):
 def test_an_old_format_store_reads_identically(tmp_path):
     """The committed results (written whole by the earlier store) give the same records, in the same order,
     and a put appends to them without rewriting what is there."""
-    old = Path(__file__).parent.parent / "results" / "paper-minilm" / "table1-glue" / RESULTS_FILE
+    old = REPO / "results" / "paper-minilm" / "table1-glue" / RESULTS_FILE
     text = old.read_text(encoding="utf-8")
     expected = {}
     for line in text.splitlines():
@@ -176,7 +177,7 @@ def test_the_fast_reader_gives_exactly_the_json_records():
 
     from robustbench_match.results import _loads
 
-    paths = sorted((Path(__file__).parent.parent / "results").glob("**/results.jsonl"))
+    paths = sorted((REPO / "results").glob("**/results.jsonl"))
     assert len(paths) >= 10
     for path in paths:
         for line in path.read_bytes().splitlines():

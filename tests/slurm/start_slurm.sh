@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node SLURM cluster on this machine (partition `debug`), for tests/test_slurm.py and .ci/run.
+# A real single-node SLURM cluster on this machine (partition `debug`), for tests/executors/test_slurm.py and .ci/run.
 #
 # Does nothing when a controller already answers. Otherwise, as root: installs Debian's slurmctld,
 # slurmd, slurm-client and munge when missing (about 10 s), writes a one-node slurm.conf

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from paths import DATA_DIR
 from robustbench_match.checkpoints import CARD_FILE, HFCheckpoint
 from robustbench_match.cli import main as rbm
 from robustbench_match.data import load_split
@@ -20,7 +21,7 @@ from robustbench_match.training.methods import METHODS, build_method
 from robustbench_match.training.methods.base import Method
 from robustbench_match.training.trainer import Encoded, TrainContext, epoch_batches, load_model
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found")
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from paths import DATA_DIR
 from robustbench_match.training.methods import build_method
 from robustbench_match.training.methods.freelb import ascend, init_delta
 from robustbench_match.training.methods.smart import normalise, stable_kl, sym_kl
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 
 
 class TinyCtx:

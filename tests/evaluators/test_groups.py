@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from scipy.stats import binomtest
 
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.conditions import assign_negation_groups
 from robustbench_match.data import load_split
 from robustbench_match.results import predictions_path
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "MNLI").is_dir(), reason=f"no shared data at {DATA}")
 N_EVAL = 400
 

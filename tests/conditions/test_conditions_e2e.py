@@ -6,19 +6,19 @@ plumbing and the protocol's invariants on what was really trained, not the score
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.conditions import perturbed_training_set
 from robustbench_match.data import load_split
 from robustbench_match.results import predictions_path
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "RTE").is_dir(), reason=f"no shared data at {DATA}")
 TINY_TRAIN = {"methods": ["vanilla"], "seeds": [1], "max_steps": 3, "batch_size": 8, "lr": 1e-4,
               "max_length": 32, "max_train_examples": 48}

@@ -1,5 +1,5 @@
 """Tables from stored records: mean ± sd (max) over seeds, Avg, Δ vs baseline with its exact p, n, NaN, † and
-bold only where significant (issue 8). LaTeX compiles: tests/test_latex.py."""
+bold only where significant (issue 8). LaTeX compiles: tests/reports/test_latex.py."""
 from __future__ import annotations
 
 from pathlib import Path

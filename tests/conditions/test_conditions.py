@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from paths import DATA_DIR
 from robustbench_match.conditions import (condition_name, inject_label_noise, parse_condition, parse_ratio,
                                           reduce_minority)
 from robustbench_match.conditions.export import export_perturbed, file_sha256
 from robustbench_match.data import load_split
 from robustbench_match.errors import RBMError
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "RTE").is_dir(), reason=f"no shared data at {DATA}")
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from paths import REPO
 from robustbench_match.cli import main
 from robustbench_match.reports.html import word_diff
 from robustbench_match.results import ResultStore
 
 from cli_helpers import rbm
 
-REPO = Path(__file__).resolve().parent.parent
 PAPER = REPO / "results" / "paper-minilm"
 RUNS = [PAPER / "table1-glue", PAPER / "table3-label-noise", PAPER / "table6-mnli-negation-proxy", PAPER / "attacks"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

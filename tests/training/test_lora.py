@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.data import load_split
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2").is_dir() and not os.environ.get("CI"),
                                 reason=f"no shared data at {DATA}")
 MAJORITY = 0.509  # SST-2 dev: 444 of 872 positive

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from paths import DATA_DIR
 from robustbench_match.cli import main
 from robustbench_match.evaluators.advglue.evaluator import load_advglue
 from robustbench_match.evaluators.advglue.scoring import SUBSETS, official_score
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "advglue" / "dev.json").is_file(), reason=f"no shared data at {DATA}")
 SIZES = {"sst2": 148, "qqp": 78, "mnli-m": 121, "mnli-mm": 162, "qnli": 148, "rte": 81}
 

@@ -1,17 +1,16 @@
 """MNLI negation groups: the tokenization of Sagawa et al. and a hand-checked sample of dev matched."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from paths import DATA_DIR
 from robustbench_match.conditions import assign_negation_groups, group_names, has_negation
 from robustbench_match.data import load_split
 
-DATA = Path(os.environ.get("RBM_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = DATA_DIR
 pytestmark = pytest.mark.skipif(not (DATA / "glue" / "MNLI").is_dir(), reason=f"no shared data at {DATA}")
 
 

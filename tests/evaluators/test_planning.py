@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from paths import REPO
 from robustbench_match.cli import main
 from robustbench_match.errors import RBMError
 from robustbench_match.evaluators.base import RunContext
 from robustbench_match.suites import discover, load_suite_file
 
-EVALUATORS_DIR = Path(__file__).resolve().parent.parent / "robustbench_match" / "evaluators"
+EVALUATORS_DIR = REPO / "robustbench_match" / "evaluators"
 
 
 def suite_file(tmp_path, text: str) -> Path:
