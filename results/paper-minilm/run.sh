@@ -209,7 +209,7 @@ stage_render() {
     done
     # the static HTML report of every folder (rbm report: leaderboards, plots, adversarial examples)
     local runs=() folder
-    for folder in "$HERE"/table* "$HERE"/attacks "$HERE"/robust-baselines/*; do
+    for folder in "$HERE"/table* "$HERE"/attacks "$HERE"/robust-baselines/* "$CHOSEN"; do
         [ -f "$folder/results.jsonl" ] && runs+=("$folder")
     done
     "$RBM" report "${runs[@]}" -o "$HERE/report" --title "Match-Tuning re-measured with MiniLM-L6 (paper-minilm)" >/dev/null
