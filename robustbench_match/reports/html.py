@@ -362,6 +362,10 @@ def build_report(run_dirs: list[str], output: str, baseline: Optional[str] = Non
         rel = f"records/{path_component(rec['key'])}.json"
         atomic_write_text(out / rel, dumps(rec) + "\n")
         link_of[rec["key"]] = rel
+    keep = {out / rel for rel in link_of.values()}
+    for stale in (out / "records").glob("*.json"):  # an earlier report's records that this one no longer has
+        if stale not in keep:
+            stale.unlink()
     suites = sorted({r["suite"] for r in sources.records})
     sections = "".join(suite_section(s, [r for r in sources.records if r["suite"] == s], sources, baseline, i)
                        for i, s in enumerate(suites))

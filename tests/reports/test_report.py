@@ -202,3 +202,12 @@ def test_report_never_writes_into_a_foreign_folder(tmp_path, capsys):
     code, _, err = rbm(["report", RUNS[0], "-o", tmp_path], capsys)
     assert code != 0 and "did not write" in err and "Traceback" not in err
     assert (tmp_path / "mine.txt").read_text() == "keep" and not (tmp_path / "index.html").exists()
+
+
+def test_a_rewritten_report_drops_the_records_it_no_longer_has(tmp_path):
+    out = tmp_path / "site"
+    assert main(["report", str(RUNS[0]), str(RUNS[3]), "-o", str(out)]) == 0
+    both = {p.name for p in (out / "records").glob("*.json")}
+    assert main(["report", str(RUNS[0]), "-o", str(out)]) == 0
+    only = {p.name for p in (out / "records").glob("*.json")}
+    assert only < both and all(name.startswith("pm-glue") for name in only)
