@@ -315,13 +315,14 @@ class ResultStore:
                 atomic_write_text(self.path, "".join(dumps(r) + "\n" for r in records))
             return lines, len(records)
 
-    def compact_if_worthwhile(self) -> None:
+    def compact_if_worthwhile(self) -> list[dict]:
         """After a run: compact once superseded lines outnumber the live records (and are >= 1,000), so the
-        file stays within 2x its live size at an amortised O(1) cost per put."""
+        file stays within 2x its live size at an amortised O(1) cost per put; returns the records (one read)."""
         records, lines = self.scan()
         if lines - len(records) >= max(1000, len(records)):
             before, after = self.compact()
             log.info("%s: compacted %d lines to %d records", self.path, before, after)
+        return records
 
     def publish(self, record: dict, slug: str) -> None:
         """The job's own atomic copy first (``published/``), then the merge into ``results.jsonl`` under its

@@ -182,9 +182,9 @@ def execute(plan: Plan, ctx: RunContext, executor: str = "inline", options=None)
         runner = EXECUTORS.get(executor)(options)
         failed = [o for o in runner.run(plan, jobs, ctx) if not o.ok]
     merge_published(store)
-    store.compact_if_worthwhile()
+    records = store.compact_if_worthwhile()  # the store read once: for compaction and for the result
     keys = {p.cell.key for p in plan.cells}
-    return SuiteRun([r for r in store.records() if r["key"] in keys], failed)
+    return SuiteRun([r for r in records if r["key"] in keys], failed)
 
 
 def failure_summary(failed: list) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import difflib
+import functools
 import html
 import io
 import re
@@ -69,6 +70,7 @@ def sort_value(text: str) -> str:
     return "0.0009" if token.startswith("<") else token.lstrip("+")
 
 
+@functools.lru_cache(maxsize=None)  # one lookup per header, not per cell
 def column_task(column: str) -> str:
     """The task a column belongs to (its display name appears in the header), else empty."""
     found = [t for t in TASKS.names() if re.search(rf"(?<![\w-]){re.escape(get_task(t).display)}(?![\w-])", column)]
