@@ -75,8 +75,9 @@ _BY_NAME: dict[str, list[Path]] = {}
 
 def predictions_path(record: dict) -> Path:
     """The stored path; a path relative to its run folder (records since issue 25) is found below this
-    folder — by its sha256 where several run folders hold the same relative path; an absolute path from
-    another checkout is read from the same place under this folder."""
+    folder — by its sha256 where several run folders hold the same relative path (identical
+    copies, e.g. a retrained seed that reproduced its predictions byte for byte, are interchangeable); an
+    absolute path from another checkout is read from the same place under this folder."""
     path = Path(record["predictions_file"])
     if path.is_file():
         return path
@@ -88,8 +89,8 @@ def predictions_path(record: dict) -> Path:
         want = record.get("predictions_sha256")
         if want and len(matches) > 1:
             matches = [p for p in matches if hashlib.sha256(p.read_bytes()).hexdigest() == want]
-        if len(matches) == 1:
-            return matches[0]
+        if matches and (len(matches) == 1 or want):
+            return sorted(matches)[0]  # several left after the sha256 filter are byte-identical copies
     tail = str(path).split("paper-minilm/", 1)[-1]
     return HERE / tail
 
