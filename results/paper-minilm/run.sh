@@ -181,6 +181,18 @@ stage_chosen() {
     pooled "chosen-attacks-s${SEED_CSV//,/}" run pm-attacks --tasks sst2 $ckpts --output $CHOSEN
 }
 
+# Issue 21: Tables 3 and 5 on SST-2 at the chosen T, beside dense-head and vanilla (SEEDS); the clean cells are
+# the stage-chosen checkpoints of the same seeds (same suite training block: the same model).
+stage_chosen_conditions() {
+    local methods=vanilla,match-tuning,dense-head suite tag ckpts
+    ckpts=$(table1_checkpoints sst2 $methods clean/ "$SEED_LIST" $CHOSEN/checkpoints/pm-glue-chosen-t)
+    for suite in pm-label-noise-chosen-t pm-minority-chosen-t; do
+        tag=${suite%-chosen-t}; tag=chosen-${tag#pm-}
+        pooled "$tag-sst2-s${SEED_CSV//,/}" run $suite --tasks sst2 --seeds $SEED_CSV --methods $methods $ckpts \
+            --output $CHOSEN
+    done
+}
+
 # Tables, LaTeX, significance and plots from the stored records only.
 stage_render() {
     for folder in "$HERE"/table* "$HERE"/attacks "$CHOSEN"; do
@@ -189,7 +201,7 @@ stage_render() {
         "$RBM" table "$folder" --format latex --standalone --majority-row --ci > "$folder/tables.tex"
         "$RBM" table "$folder" --format csv > "$folder/tables.csv"
     done
-    for folder in table3-label-noise table5-minority; do
+    for folder in table3-label-noise table5-minority headline-chosen-t; do
         [ -f "$HERE/$folder/results.jsonl" ] && "$RBM" plot degradation "$HERE/$folder" -o "$HERE/$folder" || true
     done
     # FOLDER METHOD [REFERENCE (default vanilla)]: per-seed McNemar / bootstrap and the test over seeds
