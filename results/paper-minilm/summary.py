@@ -78,10 +78,19 @@ def value(record: dict, name: str | None) -> float:
 
 
 def table(folder: str) -> list:
+    """One table per suite stored in the folder (a folder may hold several: headline-chosen-t does)."""
     title, metric, reference, clean = TABLES[folder]
-    recs = records(HERE / folder)
-    if not recs:
-        return []
+    by_suite: dict[str, list[dict]] = defaultdict(list)
+    for r in records(HERE / folder):
+        by_suite[r["suite"]].append(r)
+    out: list = []
+    for suite, recs in by_suite.items():
+        shown_title = title if len(by_suite) == 1 else f"{title}: {suite}"
+        out += suite_table(recs, shown_title, metric, reference, clean)
+    return out
+
+
+def suite_table(recs: list[dict], title: str, metric: str | None, reference: str, clean: str | None) -> list:
     by_cell: dict[tuple, dict[int, float]] = defaultdict(dict)
     with_one_class: dict[tuple, dict[int, float]] = defaultdict(dict)  # the same, one-class seeds kept
     degenerate: dict[tuple, int] = defaultdict(int)
