@@ -40,8 +40,8 @@ TABLES = {
                                    "match-tuning", None),
     "attacks": ("Attacks — accuracy under attack (50 SST-2 dev sentences)", "accuracy_under_attack", "vanilla",
                 None),
-    "headline-chosen-t": ("Issue 21 — the headline pair at the held-out T, with its head control dense-head "
-                          "(SST-2: GLUE dev, advSST-2 and attacks; main metric of each)", None, "vanilla", "clean"),
+    "headline-chosen-t": ("Issue 21 — Match-Tuning at the held-out T = 4 beside its head control dense-head and "
+                          "vanilla (main metric of each suite)", None, "vanilla", "clean"),
 }
 TESTS: list = []  # every test printed, in order: Holm's family
 
