@@ -6,7 +6,8 @@ Per (table, task, eval set, condition, method): seeds n, mean ± sd of the table
 the same method's clean score (paired over seeds, exact sign-flip p), and the difference to the
 reference method at the same condition (vanilla; full Match-Tuning in the ablation tables), paired over
 the seeds both have, and for perturbed conditions the difference of the two drops ("drop minus
-vanilla's drop": positive = this method lost less than vanilla). The paper's tables show these per table (``tables.md``); this page puts the answer
+vanilla's drop": positive = this method lost less than vanilla); in a folder with a control method (issue 21:
+dense-head, Match-Tuning's head with M = I) the same two comparisons against the control too. The paper's tables show these per table (``tables.md``); this page puts the answer
 to "is Match-Tuning more robust?" in one place, with every drop measured against the method's own
 clean score (Tables 3 and 5 as the issue asks) and degenerate (one-class) seeds counted and excluded —
 and, wherever that exclusion changes a comparison, the same Δ with them kept. Every Δ carries its 95 %
@@ -43,6 +44,9 @@ TABLES = {
     "headline-chosen-t": ("Issue 21 — Match-Tuning at the held-out T = 4 beside its head control dense-head and "
                           "vanilla (main metric of each suite)", None, "vanilla", "clean"),
 }
+# folder: a control method every other method of the folder is also compared with (issue 21: the matching
+# against Match-Tuning's own head with M = I)
+CONTROLS = {"headline-chosen-t": "dense-head"}
 TESTS: list = []  # every test printed, in order: Holm's family
 
 
@@ -75,8 +79,6 @@ def value(record: dict, name: str | None) -> float:
     return float("nan") if v is None else 100.0 * float(v)
 
 
-
-
 def table(folder: str) -> list:
     """One table per suite stored in the folder (a folder may hold several: headline-chosen-t does)."""
     title, metric, reference, clean = TABLES[folder]
@@ -86,11 +88,29 @@ def table(folder: str) -> list:
     out: list = []
     for suite, recs in by_suite.items():
         shown_title = title if len(by_suite) == 1 else f"{title}: {suite}"
-        out += suite_table(recs, shown_title, metric, reference, clean)
+        out += suite_table(recs, shown_title, metric, reference, clean, CONTROLS.get(folder))
     return out
 
 
-def suite_table(recs: list[dict], title: str, metric: str | None, reference: str, clean: str | None) -> list:
+def versus(cells: dict, cell: tuple, other: str, clean: str | None) -> tuple:
+    """(Δ to ``other`` at the same condition, difference of the two drops from their own clean score)."""
+    task, eval_set, condition, model = cell
+    seeds = cells.get(cell, {})
+    theirs = cells.get((task, eval_set, condition, other))
+    ref = did = "–"
+    if theirs:
+        ref = Shown(seeds, theirs)
+    mine_clean = cells.get((task, eval_set, clean, model)) if clean and condition != clean else None
+    theirs_clean = cells.get((task, eval_set, clean, other)) if clean and condition != clean else None
+    if mine_clean and theirs and theirs_clean:  # (mine - my clean) - (theirs - their clean), per seed
+        common = set(seeds) & set(mine_clean) & set(theirs) & set(theirs_clean)
+        did = Shown({s: seeds[s] - mine_clean[s] for s in common}, {s: theirs[s] - theirs_clean[s] for s in common})
+    return ref, did
+
+
+def suite_table(recs: list[dict], title: str, metric: str | None, reference: str, clean: str | None,
+                control: str | None = None) -> list:
+    """One suite's rows; with a ``control`` method, each other method is also compared with it."""
     by_cell: dict[tuple, dict[int, float]] = defaultdict(dict)
     with_one_class: dict[tuple, dict[int, float]] = defaultdict(dict)  # the same, one-class seeds kept
     degenerate: dict[tuple, int] = defaultdict(int)
@@ -101,44 +121,41 @@ def suite_table(recs: list[dict], title: str, metric: str | None, reference: str
             degenerate[cell] += 1
             continue  # a one-class model is not a result: counted, never averaged or tested
         by_cell[cell][r["seed"]] = value(r, metric)
+
     def order(cell: tuple) -> tuple:
         task, eval_set, condition, model = cell
         digits = "".join(ch for ch in condition if ch.isdigit())
         return (task, eval_set != task, condition != (clean or "clean"), condition.rstrip("0123456789"),
-                int(digits) if digits else 0, model != reference, model)
+                int(digits) if digits else 0, model != reference, model != control, model)
 
     cells = sorted(set(by_cell) | set(degenerate), key=order)
+    extra_head = (f" vs {control} (Δ, p) | drop minus {control}'s drop (Δ, p) |" if control else "")
     lines = [f"### {title}", "",
              f"| task | condition | method | n | mean ± sd | vs own clean (Δ, p) | vs {reference} (Δ, p) | "
-             f"drop minus {reference}'s drop (Δ, p) | one-class seeds (vs {reference} with them kept) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for task, eval_set, condition, model in cells:
-        seeds = by_cell.get((task, eval_set, condition, model), {})
+             f"drop minus {reference}'s drop (Δ, p) |{extra_head} one-class seeds (vs {reference} with them kept) |",
+             "|---|---|---|---|---|---|---|---|" + ("---|---|" if control else "") + "---|"]
+    for cell in cells:
+        task, eval_set, condition, model = cell
+        seeds = by_cell.get(cell, {})
         vals = np.array(list(seeds.values()))
         stat = (f"{vals.mean():.2f} ± {vals.std(ddof=1):.2f}" if len(vals) > 1 else
                 f"{vals.mean():.2f}" if len(vals) else "–")
-        own = ref = did = "–"
         mine_clean = by_cell.get((task, eval_set, clean, model)) if clean and condition != clean else None
-        theirs = by_cell.get((task, eval_set, condition, reference)) if model != reference else None
-        theirs_clean = by_cell.get((task, eval_set, clean, reference)) if clean and condition != clean else None
-        if mine_clean:
-            own = Shown(seeds, mine_clean)
-        if theirs:
-            ref = Shown(seeds, theirs)
-        if mine_clean and theirs and theirs_clean:  # (mine - my clean) - (theirs - their clean), per seed
-            common = set(seeds) & set(mine_clean) & set(theirs) & set(theirs_clean)
-            drop = {s: seeds[s] - mine_clean[s] for s in common}
-            ref_drop = {s: theirs[s] - theirs_clean[s] for s in common}
-            did = Shown(drop, ref_drop)
+        own = Shown(seeds, mine_clean) if mine_clean else "–"
+        ref, did = versus(by_cell, cell, reference, clean) if model != reference else ("–", "–")
+        extra: list = []
+        if control:
+            vs_control = versus(by_cell, cell, control, clean) if model not in (reference, control) else ("–", "–")
+            extra = [" | ", vs_control[0], " | ", vs_control[1]]
         shown_condition = condition if eval_set == task else f"{condition} ({eval_set})"
-        n_one = degenerate.get((task, eval_set, condition, model), 0)
+        n_one = degenerate.get(cell, 0)
         n_ref = degenerate.get((task, eval_set, condition, reference), 0) if model != reference else 0
         kept = "–"
         if (n_one or n_ref) and model != reference:  # the same comparison with the one-class seeds kept
-            kept = Shown(with_one_class[(task, eval_set, condition, model)],
-                         with_one_class.get((task, eval_set, condition, reference), {}))
+            kept = Shown(with_one_class[cell], with_one_class.get((task, eval_set, condition, reference), {}))
         lines.append([f"| {task} | {shown_condition} | {model} | {len(vals)} | {stat} | ", own, " | ", ref, " | ",
-                      did, f" | {n_one}" + (f" ({n_ref} of {reference}'s)" if n_ref else "") + "; ", kept, " |"])
+                      did, *extra, f" | {n_one}" + (f" ({n_ref} of {reference}'s)" if n_ref else "") + "; ", kept,
+                      " |"])
     return lines + [""]
 
 
