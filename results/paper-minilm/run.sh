@@ -209,8 +209,21 @@ stage_chosen_tasks() {
     done
 }
 
+# Each checkpoint's per-step training log (loss, lr, M's masses) copied beside the records (checkpoints are
+# not committed), as training-logs/SUITE/TASK/CONDITION/METHOD/seed-N.jsonl.
+copy_training_logs() {  # FOLDER
+    local folder=$1 log rel
+    [ -d "$folder/checkpoints" ] || return 0
+    while IFS= read -r log; do
+        rel=${log#"$folder/checkpoints/"}; rel=${rel%/training_log.jsonl}.jsonl
+        mkdir -p "$folder/training-logs/$(dirname "$rel")"
+        cp "$log" "$folder/training-logs/$rel"
+    done < <(find "$folder/checkpoints" -name training_log.jsonl | sort)
+}
+
 # Tables, LaTeX, significance and plots from the stored records only.
 stage_render() {
+    copy_training_logs "$CHOSEN"
     for folder in "$HERE"/table* "$HERE"/attacks "$CHOSEN"; do
         [ -f "$folder/results.jsonl" ] || continue
         "$RBM" table "$folder" --format markdown --majority-row --ci > "$folder/tables.md"
