@@ -55,6 +55,23 @@ def pytest_runtest_makereport(item, call):
             report.longrepr = f"CI: {reason} (real-data tests must run in CI, not skip)"
 
 
+@pytest.fixture
+def hub_offline(monkeypatch) -> None:
+    """The hub libraries offline for this test. They read HF_HUB_OFFLINE once, at import, so setting the
+    variable after they are imported changes nothing and a test would wait for network timeouts (≈ 45 s
+    here) before the same error: patch the flags they already hold as well as the environment."""
+    import datasets.config
+    import huggingface_hub.constants
+    import transformers.utils.hub
+
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(transformers.utils.hub, "_is_offline_mode", True)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> str:
     if not (DATA_DIR / "glue").is_dir():

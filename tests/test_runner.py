@@ -134,8 +134,7 @@ def test_interrupted_write_leaves_the_old_records(tmp_path, monkeypatch):
     assert all(json.loads(line) for line in store.path.read_text().splitlines())
 
 
-def test_unreachable_hub_checkpoint_is_one_line(monkeypatch, tmp_path, capsys, data_dir):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_unreachable_hub_checkpoint_is_one_line(hub_offline, tmp_path, capsys, data_dir):
     code = main(["run", "glue-dev", "--checkpoint", "sst2/theirs=textattack/bert-base-uncased-SST-2",
                  "--data-dir", data_dir, "--output", str(tmp_path / "o"), "--format", "none"])
     err = capsys.readouterr().err.strip().splitlines()

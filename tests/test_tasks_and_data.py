@@ -117,9 +117,7 @@ def test_data_dir_from_environment(monkeypatch, data_dir):
     assert len(load_split("wnli", "validation")) == 71
 
 
-def test_hub_path_offline_gives_one_line_error(monkeypatch):
+def test_hub_path_offline_gives_one_line_error(monkeypatch, hub_offline):
     monkeypatch.delenv("RBM_DATA_DIR", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(DataError, match=r"hub dataset nyu-mll/glue/wnli .*--data-dir"):
         load_split("wnli", "validation")
