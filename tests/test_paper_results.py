@@ -83,3 +83,22 @@ def test_per_task_temperature_suite_differs_from_the_grid_only_in_t():
            {k: v for k, v in grid.items() if k not in varying}
     t = per_task["method_args"]["match-tuning"]["temperature"]
     assert t != grid["method_args"]["match-tuning"]["temperature"]
+
+
+def test_imported_vanilla_rows_are_the_table_1_and_3_models(rescore):
+    """Issue 21 scores vanilla's CoLA / MRPC rows from Table 1's and Table 3's saved predictions instead of
+    retraining them: each such record must carry exactly the predictions of the record it came from."""
+    chosen = FOLDER / "headline-chosen-t"
+    imported = [r for r in records() if r["checkpoint"]["kind"] == "predictions"
+                and r["suite"].endswith("-chosen-t")]
+    assert len(imported) >= 15  # CoLA and MRPC clean, MRPC clean + 3 noise levels, seeds 1-3
+    for record in imported:
+        source = Path(record["checkpoint"]["path"].split("/imported-vanilla/", 1)[1]).with_suffix(".jsonl")
+        assert source.parts[0] in ("table1-glue", "table3-label-noise")
+        assert source.stem == f"{record['task']}__{record['condition']}__seed-{record['seed']}" or (
+            source.parts[0] == "table1-glue" and source.stem == f"{record['task']}__clean__seed-{record['seed']}")
+        original = [json.loads(line) for line in (FOLDER / source).read_text().splitlines()]
+        scored = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
+        assert [(r["idx"], r["prediction"], r["label"]) for r in scored] == \
+            [(r["idx"], r["prediction"], r["label"]) for r in original], record["key"]
+        assert (chosen / "imported-vanilla" / source.with_suffix(".json")).is_file()
