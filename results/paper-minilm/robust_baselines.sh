@@ -54,7 +54,7 @@ run robust-advglue run pm-advglue --tasks sst2 $(ckpts) --output "$OUT/advglue"
 run robust-attacks run pm-attacks --tasks sst2 $(ckpts) --output "$OUT/attacks"
 
 # Tables beside the stored vanilla / Match-Tuning records (the same suites, so one table each)
-"$RBM" table "$HERE/table1-glue" "$OUT/glue" --suite pm-glue --majority-row > "$OUT/table1-sst2.md"
-"$RBM" table "$HERE/table2-advglue" "$OUT/advglue" --suite pm-advglue > "$OUT/table2-advsst2.md"
-"$RBM" table "$HERE/attacks" "$OUT/attacks" --suite pm-attacks > "$OUT/attacks.md"
+"$RBM" table "$HERE/table1-glue" "$OUT/glue" --suite pm-glue --majority-row --ci > "$OUT/table1-sst2.md"
+"$RBM" table "$HERE/table2-advglue" "$OUT/advglue" --suite pm-advglue --ci > "$OUT/table2-advsst2.md"
+"$RBM" table "$HERE/attacks" "$OUT/attacks" --suite pm-attacks --ci > "$OUT/attacks.md"
 echo "$(date +%T) all done"
