@@ -195,7 +195,8 @@ stage_chosen_conditions() {
 
 # Issue 21: CoLA (Table 1) and MRPC (Tables 1 and 3) at the chosen T, beside dense-head and vanilla (SEEDS,
 # default 1-3), with the training rows of Table 1 (rows_flag); MRPC's label-noise clean cells are the models
-# trained just before. (CPU: ≈ 0.5 h for CoLA's 9 runs, 1.5 h for MRPC's 9, 4.9 h for MRPC label noise's 27.)
+# trained just before. (Measured on a 2-core Zen 4, 2 workers, Match-Tuning + dense-head: CoLA's 6 runs 10 min,
+# MRPC's 6 runs 41 min, MRPC label noise ≈ 15 min per 2 runs; vanilla's rows: stage chosen_tasks_vanilla.)
 # METHODS=match-tuning,dense-head trains the pair first (vanilla's Table 1 / Table 3 rows exist in table1-glue/ and
 # table3-label-noise/ under the same budget and seeds; SST-2's and STS-B's retrained vanilla reproduced them exactly).
 stage_chosen_tasks() {
