@@ -95,8 +95,8 @@ def test_imported_vanilla_rows_are_the_table_1_and_3_models(rescore):
     for record in imported:
         source = Path(record["checkpoint"]["path"].split("/imported-vanilla/", 1)[1]).with_suffix(".jsonl")
         assert source.parts[0] in ("table1-glue", "table3-label-noise")
-        assert source.stem == f"{record['task']}__{record['condition']}__seed-{record['seed']}" or (
-            source.parts[0] == "table1-glue" and source.stem == f"{record['task']}__clean__seed-{record['seed']}")
+        assert source.stem == f"{record['task']}__{record['condition']}__seed-{record['seed']}"
+        assert (source.parts[0] == "table1-glue") == (record["condition"] == "clean")
         original = [json.loads(line) for line in (FOLDER / source).read_text().splitlines()]
         scored = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
         assert [(r["idx"], r["prediction"], r["label"]) for r in scored] == \
