@@ -52,16 +52,18 @@ class EvalResult:
         return f"EvalResult({len(self.records)} records, output={self.output})"
 
 
-def _predictor(name: str, model: Any, ctx) -> tuple[Optional[str], Any]:
-    """(path for a CheckpointRef, an already-open predictor or None) for one model argument."""
+def _predictor(label: str, model: Any, ctx) -> tuple[Optional[str], Any]:
+    """(path for a CheckpointRef, an already-open predictor or None) for one model argument. An object's path
+    is ``memory:LABEL`` / ``callable:LABEL`` with the whole label, so two objects never share one."""
     from .checkpoints import CallablePredictor, InMemoryModel
 
+    name = label.rsplit("/", 1)[-1]
     if isinstance(model, (str, os.PathLike)):
         return str(model), None
     if isinstance(model, tuple) and len(model) == 2:
-        return f"memory:{name}", InMemoryModel(name, model[0], model[1], **ctx.predictor_options())
+        return f"memory:{label}", InMemoryModel(name, model[0], model[1], key=label, **ctx.predictor_options())
     if callable(model):
-        return f"callable:{name}", CallablePredictor(name, model, ctx.batch_size)
+        return f"callable:{label}", CallablePredictor(name, model, ctx.batch_size, key=label)
     raise RBMError(f"model {name!r}: expected a folder or hub id, a (model, tokenizer) pair, or a callable "
                    f"(got {type(model).__name__})")
 
@@ -113,8 +115,9 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
     from .results import MemoryStore, ResultStore
     from .runner import execute, failure_summary, plan_suite
     from .suites import get_suite
-    from .tasks import get_task, load_task_files
+    from .tasks import forget_user_tasks, get_task, load_task_files
 
+    forget_user_tasks()
     load_task_files(include_path)
     check_max_length(max_length)
     resolve_precision(resolve_device(device), precision)
@@ -140,15 +143,21 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
             spec = dataclasses.replace(spec, train={**spec.train, "model": _save_base(only, base)})
         else:
             for label, m in models.items():
-                path, predictor = _predictor(label.rsplit("/", 1)[-1], m, ctx)
-                ref = CheckpointRef.parse(f"{label}={path}")
+                path, predictor = _predictor(label, m, ctx)
+                ref = CheckpointRef.from_name(label, path)
                 if predictor is not None:
                     ctx._open[ref.path] = predictor
                     ctx.force = ctx.force or isinstance(predictor, CallablePredictor)  # no content to compare
                 ctx.checkpoints.append(ref)
         if output is not None:
             ResultStore(run_dir).check_writable()
-        outcome = execute(plan_suite(spec, ctx), ctx)
+        modes = [(m[0], m[0].training) for m in models.values()
+                 if isinstance(m, tuple) and len(m) == 2 and hasattr(m[0], "training")]
+        try:
+            outcome = execute(plan_suite(spec, ctx), ctx)
+        finally:  # scoring switches a model to eval mode: give the caller's model back in the mode it came in
+            for module, training in modes:
+                module.train(training)
         if outcome.failed:
             raise RBMError(failure_summary(outcome.failed))
         return EvalResult(outcome.records, Path(output) if output is not None else None,
@@ -165,10 +174,11 @@ def train(method: str, task: str, output: str | os.PathLike, **settings: Any) ->
     """Fine-tune with a bundled method (``rbm train``'s arguments as keywords: seed, model, data_dir, epochs,
     lr, batch_size, max_train_examples, method_args={...}, include_path=[...]); returns the checkpoint
     folder, a plain Hugging Face folder with its ``rbm_card.json``."""
-    from .tasks import load_task_files
+    from .tasks import forget_user_tasks, load_task_files
     from .training import TrainConfig
     from .training import train as _train
 
+    forget_user_tasks()
     load_task_files(settings.pop("include_path", ()))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(settings) - fields)

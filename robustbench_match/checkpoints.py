@@ -229,6 +229,9 @@ def check_no_remote_code(folder: Path, where: str) -> None:
 
 
 ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+#: files torch.load / pickle would read (code can run on load): never in an adapter folder
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 class PeftCheckpoint(HFCheckpoint):
@@ -282,19 +285,48 @@ class PeftCheckpoint(HFCheckpoint):
             raise CheckpointError(f"{self.where}: base model folder {base} ({source}) does not exist; {how}")
         return None
 
-    def _head_shape(self) -> Optional[int]:
-        """Outputs of the classification head saved in the adapter (modules_to_save), from the header only."""
-        files = sorted(Path(self.path).glob("*.safetensors"))
-        if not files:
-            pickled = [p.name for p in Path(self.path).glob("*.bin")]
-            raise CheckpointError(f"{self.where}: no adapter_model.safetensors"
-                                  + (f" (found {', '.join(pickled)}: pickled weights are refused)" if pickled else ""))
-        for path in files:
-            for key, info in _safetensors_header(path, self.where).items():
-                if key.endswith(("classifier.weight", "classifier.out_proj.weight", "score.weight")) and \
-                        isinstance(info, dict) and info.get("shape"):
-                    return int(info["shape"][0])
+    def weights(self) -> Path:
+        """``adapter_model.safetensors`` itself — the file peft loads. Any other ``*.safetensors`` is no
+        evidence (a decoy beside a pickled ``adapter_model.bin`` would let peft ``torch.load`` the pickle), and
+        a folder holding pickled weights at all is refused: which file peft picks is not ours to guess."""
+        folder = Path(self.path)
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+        if pickled:
+            raise CheckpointError(f"{self.where}: holds pickled weights ({', '.join(pickled[:3])}); pickles can run "
+                                  f"code when loaded, so adapters are read from adapter_model.safetensors only: "
+                                  f"remove them (or save with safe_serialization=True)")
+        path = folder / ADAPTER_WEIGHTS
+        if not path.is_file():
+            raise CheckpointError(f"{self.where}: no {ADAPTER_WEIGHTS} (expected peft's save_pretrained output)")
+        return path
+
+    def _head(self) -> Optional[tuple[str, int]]:
+        """(module path, outputs) of the classification head saved in the adapter (modules_to_save), from the
+        safetensors header only: ``("classifier", 2)``, ``("score", 3)``."""
+        for key, info in _safetensors_header(self.weights(), self.where).items():
+            if key.endswith(("classifier.weight", "classifier.out_proj.weight", "score.weight")) and \
+                    isinstance(info, dict) and info.get("shape"):
+                module = key[:-len(".weight")].removeprefix("base_model.model.")
+                return module.replace(".modules_to_save.default", ""), int(info["shape"][0])
         return None
+
+    def _head_shape(self) -> Optional[int]:
+        head = self._head()
+        return head[1] if head else None
+
+    def _check_head_fits(self, model) -> None:
+        """The base model has the module the adapter's head was saved from (a head saved as ``score`` by a
+        decoder's adapter cannot go onto a BERT, whose head is ``classifier``)."""
+        head = self._head()
+        if head is None:
+            return
+        try:
+            model.get_submodule(head[0])
+        except AttributeError:
+            ours = next((n for n in ("classifier", "score") if hasattr(model, n)), "?")
+            raise CheckpointError(f"{self.where}: its classification head is saved as {head[0]!r}, but the base model "
+                                  f"{self.base} ({type(model).__name__}) has no such module (its head is {ours!r}); "
+                                  f"was the adapter trained on another architecture?") from None
 
     def _labels(self, num_outputs: int) -> dict:
         for folder in (Path(self.path), Path(self.base) if Path(self.base).is_dir() else None):
@@ -357,6 +389,7 @@ class PeftCheckpoint(HFCheckpoint):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{self.where}: cannot load its base model {base} ({first[:160]}); give a local "
                                   f"base as --checkpoint {self.name}={self.path}@BASE") from None
+        self._check_head_fits(model)
         try:
             model = PeftModel.from_pretrained(model, self.path, is_trainable=False)
         except Exception as exc:  # noqa: BLE001 - size mismatches, unknown target modules
@@ -399,8 +432,8 @@ class InMemoryModel(HFCheckpoint):
     """A transformers sequence classifier and its tokenizer still in memory (``evaluate((model, tokenizer),
     ...)``): scored exactly as the same model saved to a folder, never modified (inference only)."""
 
-    def __init__(self, name: str, model, tokenizer, **options) -> None:
-        super().__init__(name, f"memory:{name}", **options)
+    def __init__(self, name: str, model, tokenizer, key: Optional[str] = None, **options) -> None:
+        super().__init__(name, f"memory:{key or name}", **options)
         self._model, self._tokenizer = model, tokenizer
         self._card = {}
         self._digest: Optional[dict] = None
@@ -432,8 +465,8 @@ class CallablePredictor:
     ``(text_a, text_b)`` pairs for sentence-pair tasks (TextAttack's convention), and returns one row of
     logits per input (in the task's label order), or label ids, or label names (scores for regression)."""
 
-    def __init__(self, name: str, fn: Callable, batch_size: int = 64) -> None:
-        self.name, self.path, self.fn, self.batch_size = name, f"callable:{name}", fn, batch_size
+    def __init__(self, name: str, fn: Callable, batch_size: int = 64, key: Optional[str] = None) -> None:
+        self.name, self.path, self.fn, self.batch_size = name, f"callable:{key or name}", fn, batch_size
 
     def tasks(self) -> Optional[list[str]]:
         return None
@@ -449,23 +482,51 @@ class CallablePredictor:
 
     def _call(self, examples: Examples) -> np.ndarray:
         inputs = list(zip(examples.text_a, examples.text_b)) if examples.text_b is not None else list(examples.text_a)
-        parts = []
-        for start in range(0, len(inputs), self.batch_size):
-            batch = inputs[start:start + self.batch_size]
-            value = self.fn(batch)
-            value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
-            arr = np.asarray(value)
-            if arr.shape[0] != len(batch):
-                raise CheckpointError(f"callable {self.name}: returned {arr.shape[0]} outputs for a batch of "
-                                      f"{len(batch)} inputs")
-            parts.append(arr)
+        parts = [self._checked(self.fn(inputs[start:start + self.batch_size]), len(inputs[start:start + self.batch_size]))
+                 for start in range(0, len(inputs), self.batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0,))
+
+    def _checked(self, value: object, n: int) -> np.ndarray:
+        """One batch's return value as an array: a list, tuple, numpy array or tensor of ``n`` labels, names or
+        scores, or ``n`` rows of finite logits; anything else (None, a dict, a generator, NaN) is one line."""
+        where = f"callable {self.name}"
+        expected = f"expected a list, array or tensor of {n} labels or {n} rows of logits"
+        if hasattr(value, "detach"):  # a torch tensor (bf16/fp16 logits as float32 for numpy)
+            value = value.detach().cpu()
+            value = (value.float() if value.is_floating_point() else value).numpy()
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            raise CheckpointError(f"{where}: returned {type(value).__name__} for a batch of {n} inputs ({expected})")
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged rows
+            raise CheckpointError(f"{where}: returned rows of different lengths for a batch of {n} inputs "
+                                  f"({expected})") from None
+        if arr.ndim not in (1, 2) or arr.shape[0] != n:
+            raise CheckpointError(f"{where}: returned shape {arr.shape} for a batch of {n} inputs ({expected})")
+        if arr.dtype.kind == "O" and not all(isinstance(v, (str, int, float, np.integer, np.floating))
+                                             and not isinstance(v, bool) for v in arr.ravel()):
+            bad = next(v for v in arr.ravel() if not isinstance(v, (str, int, float, np.integer, np.floating))
+                       or isinstance(v, bool))
+            raise CheckpointError(f"{where}: returned {type(bad).__name__} {str(bad)[:40]!r} among its outputs ({expected})")
+        if arr.dtype.kind == "b":
+            raise CheckpointError(f"{where}: returned booleans ({expected})")
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum()) if arr.ndim > 1 else \
+                int((~np.isfinite(arr)).sum())
+            raise CheckpointError(f"{where}: returned non-finite outputs (NaN/inf) for {bad} of {n} inputs; a model "
+                                  f"that outputs NaN cannot be scored (refused, as for checkpoints)")
+        if arr.ndim == 2 and arr.dtype.kind not in "iuf":
+            raise CheckpointError(f"{where}: returned rows of non-numbers ({expected}; logits are numbers)")
+        return arr
 
     def predict(self, examples: Examples, eval_set: "str | EvalSetRef" = "") -> np.ndarray:
         task = examples.task
         out = self._call(examples)
         where = f"callable {self.name}"
         if task.is_regression:
+            if out.dtype.kind not in "iuf":
+                raise CheckpointError(f"{where}: returned {str(out.ravel()[0])[:40]!r}: task {task.name} is a regression "
+                                      f"task (expected one number per input)")
             out = out.reshape(len(examples), -1)
             if out.shape[1] != 1:
                 raise CheckpointError(f"{where}: {out.shape[1]} outputs per input, task {task.name} is a regression task")
@@ -475,16 +536,13 @@ class CallablePredictor:
                 raise CheckpointError(f"{where}: {out.shape[1]} logits per input, task {task.name} has "
                                       f"{task.num_labels} labels ({', '.join(task.label_names)})")
             return out.argmax(axis=1)
-        names = [normalize_label(n) for n in task.label_names]
         ids = np.empty(len(out), dtype=np.int64)
         for i, v in enumerate(out.tolist()):
-            if isinstance(v, str) and normalize_label(v) in names:
-                ids[i] = names.index(normalize_label(v))
-            elif isinstance(v, (int, float)) and float(v).is_integer() and 0 <= int(v) < len(names):
-                ids[i] = int(v)
-            else:
-                raise CheckpointError(f"{where}: output {v!r} is not a label of {task.name} (ids 0..{len(names) - 1} "
-                                      f"or {names})")
+            k = task.label_index(v, normalize_label)
+            if k is None:
+                raise CheckpointError(f"{where}: output {v!r} is not a label of {task.name} (expected "
+                                      f"{task.expected_labels()})")
+            ids[i] = k
         return ids
 
     def digest(self) -> dict:
@@ -740,16 +798,13 @@ class PredictionsFile:
                 raise CheckpointError(f"predictions file {self.path}: {key!r}[{bad[0]}] = {values[bad[0]]!r} is not a "
                                       f"finite number in float32's range ({len(bad)} such values); {task.name} scores must be finite")
             return scores.astype(np.float32)
-        names = [normalize_label(n) for n in task.label_names or ()]
         out = np.empty(len(values), dtype=np.int64)
         for i, v in enumerate(values):
-            if isinstance(v, str) and normalize_label(v) in names:
-                out[i] = names.index(normalize_label(v))
-            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < len(names):
-                out[i] = v
-            else:
+            k = task.label_index(v, normalize_label) if not isinstance(v, float) else None  # 1.0 is no label id
+            if k is None:
                 raise CheckpointError(f"predictions file {self.path}: {key!r}[{i}] = {v!r} is not a label of "
-                                      f"{task.name} (expected 0..{len(names) - 1} or one of {names})")
+                                      f"{task.name} (expected {task.expected_labels()})")
+            out[i] = k
         return out
 
     def describe(self) -> dict:

@@ -87,6 +87,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from .tasks import forget_user_tasks
+
+    forget_user_tasks()  # the tasks of this command: the built-ins and its own --include-path folders
     try:
         return int(args._run(args) or 0)
     except (RBMError, UnknownNameError) as exc:

@@ -179,6 +179,30 @@ def _load_hub(spec: TaskSpec, split: str) -> Examples:
 _FILE_CACHE: dict[tuple, object] = {}
 
 
+def _csv_kwargs(spec: TaskSpec, files: Sequence[str]) -> dict:
+    """pandas options for a task's CSV/TSV files: tab-separated ``.tsv``, and no NA guessing — a sentence that
+    reads ``NA``, ``null``, ``None`` or ``nan`` is a sentence (an empty field stays empty, and is refused)."""
+    if spec.dataset_path != "csv":
+        return {}
+    tsv = {"delimiter": "\t"} if all(f.endswith(".tsv") for f in files) else {}
+    return {**tsv, "keep_default_na": False, "na_values": []}
+
+
+def _no_rows(spec: TaskSpec, files: Sequence[str]) -> Optional[str]:
+    """Why a task's files hold no data rows (an empty file, a header and nothing below), else None."""
+    for f in files:
+        try:
+            lines = [line for line in Path(f).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+                     if line.strip()]
+        except OSError:
+            continue
+        if not lines:
+            return f"{f}: empty file (expected a header line and data rows) (task {spec.name}, {spec.source})"
+        if spec.dataset_path == "csv" and len(lines) == 1:
+            return f"{f}: only a header line, no data rows (task {spec.name}, {spec.source})"
+    return None
+
+
 def _load_files(spec: TaskSpec, split: str) -> Examples:
     """A user task's split from its own files, read by ``datasets.load_dataset(dataset_path, data_files=...)``."""
     import datasets
@@ -187,20 +211,66 @@ def _load_files(spec: TaskSpec, split: str) -> Examples:
     key = (spec.dataset_path, files, tuple(os.stat(f).st_mtime_ns for f in files))
     if key not in _FILE_CACHE:
         datasets.disable_progress_bars()  # one "Generating split" bar per file read is noise in a run's log
-        kwargs = {"delimiter": "\t"} if spec.dataset_path == "csv" and all(f.endswith(".tsv") for f in files) else {}
+        empty = _no_rows(spec, files)
+        if empty:
+            raise DataError(empty)
         try:
             _FILE_CACHE[key] = datasets.load_dataset(spec.dataset_path, data_files={split: list(files)}, split=split,
-                                                     **kwargs)
+                                                     **_csv_kwargs(spec, files))
         except Exception as exc:  # noqa: BLE001 - pyarrow, pandas and datasets raise their own types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{files[0]}: cannot read as {spec.dataset_path} ({first[:200]}) (task {spec.name}, "
                             f"{spec.source})") from None
-    return _from_hf_dataset(spec, split, _FILE_CACHE[key], files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1})")
+    if len(_FILE_CACHE[key]) == 0:
+        raise DataError(f"{files[0]}: no data rows (task {spec.name}, {spec.source})")
+    return _from_hf_dataset(spec, split, _FILE_CACHE[key], files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1})",
+                            FileRows(spec, files).where)
 
 
-def _from_hf_dataset(spec: TaskSpec, split: str, ds, source: str) -> Examples:
+@dataclass
+class FileRows:
+    """Where data row ``i`` of a task's files stands, as its user sees it: ``FILE: line N`` (the line the
+    row starts on, counted as an editor does: the header is line 1; a quoted field spanning lines
+    counts them all), ``FILE: record N`` for JSON and parquet. Computed only for a message."""
+
+    spec: TaskSpec
+    files: Sequence[str]
+
+    def _starts(self, path: str) -> list[int]:
+        """The line each data row of one file starts on."""
+        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+        if self.spec.dataset_path == "csv":
+            reader = csv.reader(text.splitlines(keepends=True), delimiter="\t" if path.endswith(".tsv") else ",")
+            starts, previous = [], 0
+            for row in reader:
+                if any(cell.strip() for cell in row):  # pandas skips blank lines
+                    starts.append(previous + 1)
+                previous = reader.line_num
+            return starts[1:]  # the header is not a data row
+        if self.spec.dataset_path == "json" and not text.lstrip().startswith("["):
+            return [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        return []
+
+    def where(self, i: int) -> str:
+        offset = i
+        for path in self.files:
+            try:
+                starts = self._starts(path)
+            except OSError:
+                starts = []
+            if not starts:
+                return f"{path if len(self.files) == 1 else self.files[0]}: record {i + 1}"
+            if offset < len(starts):
+                return f"{path}: line {starts[offset]}"
+            offset -= len(starts)
+        return f"{self.files[0]}: record {i + 1}"
+
+
+def _from_hf_dataset(spec: TaskSpec, split: str, ds, source: str, where=None) -> Examples:
     """Examples from a ``datasets.Dataset``: the task's text fields, its label field (ids, or names in
-    ``label_names``' order), ``idx`` when the data has it, and the group field in ``extra``."""
+    ``label_names``' order), ``idx`` when the data has it, and the group field in ``extra``. ``where(i)``
+    names row ``i`` in a message (a file's line; the dataset's row number for the hub)."""
+    where = where or (lambda i: f"{source}: row {i}")
     wanted = [*spec.text_keys, spec.label_field] + ([spec.group_field] if spec.group_field else [])
     missing = [c for c in wanted if c not in ds.column_names]
     if missing:
@@ -209,47 +279,43 @@ def _from_hf_dataset(spec: TaskSpec, split: str, ds, source: str) -> Examples:
     texts = {}
     for key in spec.text_keys:
         column = ds[key]
-        bad = next((i for i, v in enumerate(column) if v is None or not isinstance(v, str)), None)
+        bad = next((i for i, v in enumerate(column) if not isinstance(v, str) or not v.strip()), None)
         if bad is not None:
-            raise DataError(f"{source}: row {bad}: {key} is {column[bad]!r} (expected text; an empty field?)")
+            raise DataError(f"{where(bad)}: {key} is {column[bad]!r} (expected text; an empty field?)")
         texts[key] = list(column)
-    labels = _labels_from_column(spec, list(ds[spec.label_field]), source)
+    labels = _labels_from_column(spec, list(ds[spec.label_field]), where)
     idx = np.asarray(ds["idx"], dtype=np.int64) if "idx" in ds.column_names else np.arange(len(labels))
     extra = {}
     if spec.group_field:
         groups = list(ds[spec.group_field])
-        bad = next((i for i, g in enumerate(groups) if g is None), None)
+        bad = next((i for i, g in enumerate(groups) if g is None or not str(g).strip()), None)
         if bad is not None:
-            raise DataError(f"{source}: row {bad}: {spec.group_field} is empty (every row needs a group)")
+            raise DataError(f"{where(bad)}: {spec.group_field} is empty (every row needs a group)")
         extra["group"] = [str(g) for g in groups]
     return Examples(spec, split, texts, labels, idx, source, extra)
 
 
-def _labels_from_column(spec: TaskSpec, values: list, source: str) -> np.ndarray:
+def _labels_from_column(spec: TaskSpec, values: list, where) -> np.ndarray:
     """Label ids (or scores) from a column of ids, names or numbers; anything else is one line."""
     if spec.is_regression:
         try:
             labels = np.asarray([float(v) for v in values], dtype=np.float32)
         except (TypeError, ValueError):
             bad = next(i for i, v in enumerate(values) if not _is_number(v))
-            raise DataError(f"{source}: row {bad}: {spec.label_field} {values[bad]!r} is not a number") from None
-        _check_label_range(spec, labels, source)
+            raise DataError(f"{where(bad)}: {spec.label_field} {values[bad]!r} is not a number") from None
+        low, high = spec.label_range or (-np.inf, np.inf)
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels < low) | (labels > high))
+        if len(bad):
+            expected = f"a score in [{low:g}, {high:g}]" if spec.label_range else "a finite score"
+            raise DataError(f"{where(bad[0])}: label {labels[bad[0]].item()!r} is not {expected} ({len(bad)} such rows)")
         return labels
-    names = list(spec.label_names or ())
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
-        if isinstance(v, str) and v.strip() in names:
-            out[i] = names.index(v.strip())
-        elif isinstance(v, str) and v.strip().lstrip("-").isdigit():
-            out[i] = int(v)
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            out[i] = int(v)
-        elif isinstance(v, float) and v.is_integer():
-            out[i] = int(v)
-        else:
-            raise DataError(f"{source}: row {i}: {spec.label_field} {v!r} is not a label of task {spec.name} "
-                            f"(expected one of {names} or an id 0..{len(names) - 1})")
-    _check_label_range(spec, out, source)
+        k = spec.label_index(v)
+        if k is None:
+            raise DataError(f"{where(i)}: {spec.label_field} {v!r} is not a label of task {spec.name} "
+                            f"(expected {spec.expected_labels()}; an unlabelled test split cannot be scored)")
+        out[i] = k
     return out
 
 

@@ -5,12 +5,16 @@ Every figure carries a marker in its metadata (PNG ``Software``, PDF and SVG ``C
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from ._version import __version__
 from .errors import RBMError
+
+F = TypeVar("F", bound=Callable)
 
 FORMATS = ("png", "pdf", "svg")
 MARK = "robustbench-match rbm plot"
@@ -54,3 +58,26 @@ def save_figure(fig, path: Path, flag: str = "-o", **kwargs) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def literal_text(draw: F) -> F:
+    """Decorator for every function that draws a figure: its texts (model, task and recipe names from
+    records, file names) are literal, never mathtext — ``$x$`` in a model name prints as typed instead of
+    crashing the report or printing something else."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def legend_label(name: object) -> str:
+    """A series name as its legend entry: matplotlib leaves out labels starting with ``_`` (its rule for
+    internal artists), so a model named ``_hidden`` would be drawn but missing from the legend; a zero-width
+    space in front keeps it, looking the same."""
+    text = str(name)
+    return "\u200b" + text if text.startswith("_") else text

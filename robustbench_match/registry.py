@@ -53,6 +53,12 @@ class Registry(Generic[T]):
             return obj
         return add
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` and its aliases (tasks a finished command loaded from its include paths)."""
+        key = self.canonical(name)
+        del self._entries[key]
+        self._aliases = {a: k for a, k in self._aliases.items() if k != key}
+
     def canonical(self, name: str) -> str:
         """The registered name for ``name`` or an alias of it; unknown names raise with a suggestion."""
         key = self._norm(name)

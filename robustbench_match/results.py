@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import typing
@@ -176,6 +177,35 @@ def _loads(line: bytes):
     return json.loads(line)
 
 
+_SPACED_KEY_END = re.compile(rb'"\s+:')
+
+
+def duplicate_key(line: bytes, parsed) -> Optional[str]:
+    """A key given twice in one object of a stored line (json and orjson keep the last copy silently, so a
+    hand-edited ``"accuracy"`` given twice would print whichever came last), else None.
+
+    Fast path (≈ 15 µs a 2 kB record): every key of the line ends in ``":``; re-serialised by orjson, the parsed
+    objects hold each key once. Equal counts mean no key was dropped — unless the line hides a mark (``" :``
+    with a space, a quote written ``\\u0022``), so such lines, and any line whose counts differ, are parsed
+    again pair by pair (exact)."""
+    if _orjson is not None and b"\\u0022" not in line and not _SPACED_KEY_END.search(line):
+        try:
+            again = _orjson.dumps(parsed, option=_orjson.OPT_SERIALIZE_NUMPY)
+        except TypeError:
+            again = None
+        if again is not None and again.count(b'":') == line.count(b'":'):
+            return None
+    found: list[str] = []
+
+    def pairs(items):
+        keys = [k for k, _ in items]
+        found.extend(k for i, k in enumerate(keys) if k in keys[:i])
+        return dict(items)
+
+    json.loads(line, object_pairs_hook=pairs)
+    return found[0] if found else None
+
+
 def _repair_tail(fd: int, path: Path) -> None:
     """Before appending: a last line without its newline is a put that was killed mid-write (cut it off) —
     or, in a hand-edited file, a complete record missing its newline (terminate it)."""
@@ -262,6 +292,10 @@ class ResultStore:
                 raise RBMError(f"{self.path}: line {lineno} is not UTF-8 text (not a robustbench-match result)") from None
             except json.JSONDecodeError as exc:
                 raise RBMError(f"{self.path}: line {lineno} is not a JSON record ({exc.msg})") from None
+            twice = duplicate_key(line, rec)
+            if twice is not None:
+                raise RBMError(f"{self.path}: line {lineno} gives key {twice!r} twice (which value is meant is "
+                               f"ambiguous; keep one)")
             problem = record_problem(rec)
             if problem:
                 raise RBMError(f"{self.path}: line {lineno} {problem} (not a robustbench-match result; remove "

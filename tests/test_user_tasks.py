@@ -290,10 +290,10 @@ def test_two_tasks_with_one_name_are_one_line(tmp_path, capsys):
     (folder / "a.yaml").write_text("task: twin\n" + body)
     (folder / "b.yaml").write_text("task: twin\n" + body)
     code, _, err = rbm(["tasks", "--include-path", folder], capsys)
-    assert code == 1 and "is also defined in" in err and "Traceback" not in err
+    assert code == 1 and "is already a name of task 'twin'" in err and "Traceback" not in err
     clash = tmp_path / "clash"
     clash.mkdir()
     shutil.copy(folder / "dev.csv", clash / "dev.csv")
     (clash / "c.yaml").write_text("task: other\neval_splits: {sst2: validation}\n" + body)
     code, _, err = rbm(["tasks", "--include-path", clash], capsys)
-    assert code == 1 and "is already an eval set of task 'sst2'" in err
+    assert code == 1 and "is already an eval set of the built-in task 'sst2'" in err

@@ -290,15 +290,16 @@ stage_render() {
         "$RBM" compare "$HERE/$1" --a "$2" --b "$base" > "$HERE/$1/compare-$2-vs-$base.md" 2>&1 || true
     done
     # the static HTML report of every folder (rbm report: leaderboards, plots, adversarial examples)
+    # (run from $HERE with relative folders: the page names its sources, never this machine's paths)
     local runs=() folder
-    for folder in "$HERE"/table* "$HERE"/attacks "$HERE"/robust-baselines/*; do
-        [ -f "$folder/results.jsonl" ] && runs+=("$folder")
+    for folder in table* attacks robust-baselines/*; do
+        [ -f "$HERE/$folder/results.jsonl" ] && runs+=("$folder")
     done
-    "$RBM" report "${runs[@]}" -o "$HERE/report" --title "Match-Tuning re-measured with MiniLM-L6 (paper-minilm)" >/dev/null
+    (cd "$HERE" && "$RBM" report "${runs[@]}" -o report --title "Match-Tuning re-measured with MiniLM-L6 (paper-minilm)" >/dev/null)
     # the issue-21 folder has its own report: its rows reuse the suite and method names of Tables 2 and the
     # attacks (match-tuning there is T = 4), so merged with them its cells would share keys with T = 0.5's
-    [ -f "$CHOSEN/results.jsonl" ] && "$RBM" report "$CHOSEN" -o "$CHOSEN/report" \
-        --title "Issue 21: Match-Tuning at the held-out T = 4 beside dense-head and vanilla" >/dev/null
+    [ -f "$CHOSEN/results.jsonl" ] && (cd "$HERE" && "$RBM" report "$(basename "$CHOSEN")" -o "$(basename "$CHOSEN")/report" \
+        --title "Issue 21: Match-Tuning at the held-out T = 4 beside dense-head and vanilla" >/dev/null)
     "$PY" "$HERE/summary.py" > "$HERE/SUMMARY.md"
     "$PY" "$HERE/status.py" > "$HERE/STATUS.md"
 }

@@ -44,6 +44,12 @@ class CheckpointRef:
         if "=" not in spec:
             raise RBMError(f"--checkpoint {spec!r}: expected NAME=PATH (e.g. vanilla=runs/sst2-vanilla)")
         name, path = spec.split("=", 1)
+        return cls.from_name(name, path, spec)
+
+    @classmethod
+    def from_name(cls, name: str, path: str, spec: Optional[str] = None) -> "CheckpointRef":
+        """NAME and PATH given apart (the Python API): a NAME may hold ``=`` (``bert lr=1e-4``) and stays whole."""
+        spec = f"{name}={path}" if spec is None else spec
         tokens = [t for t in name.strip().split("/") if t]
         if not tokens or not path.strip():
             raise RBMError(f"--checkpoint {spec!r}: empty name or path (expected NAME=PATH)")

@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ..conditions.base import parse_condition
+from ..figures import legend_label, literal_text
 from ..metrics import DEGENERATE_SHARE
 from ..tasks import get_task
 from ..tabulation import Cell, is_degenerate, majority_score, metric, ordered_methods, ordered_tasks, seed_average
@@ -81,6 +82,7 @@ def majority_lines(records: list[dict], kind: str) -> dict[str, float]:
     return out
 
 
+@literal_text
 def degradation_figures(records: list[dict], baseline: Optional[str] = None) -> list[tuple[str, object]]:
     """One matplotlib figure per training-time suite found in ``records``: ``[(suite, figure)]``.
 
@@ -106,7 +108,7 @@ def degradation_figures(records: list[dict], baseline: Optional[str] = None) -> 
         for ax, (panel, lines) in zip(axes[0], panels.items()):
             for method, points in lines.items():
                 x, y, sd = (np.asarray([getattr(p, f) for p in points]) for f in ("x", "mean", "sd"))
-                bar = ax.errorbar(x, y, yerr=sd, marker="o", capsize=3, label=method)
+                bar = ax.errorbar(x, y, yerr=sd, marker="o", capsize=3, label=legend_label(method))
                 color = bar.lines[0].get_color()
                 hollow = [p for p in points if p.n_degenerate]
                 any_degenerate |= bool(hollow)

@@ -15,20 +15,25 @@ import difflib
 import functools
 import html
 import io
+import logging
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from .._version import __version__
 from ..errors import RBMError
-from ..inputs import path_component
+from ..figures import legend_label, literal_text
+from ..inputs import inside, path_component
 from ..results import RESULTS_FILE, ResultStore, atomic_write_text, dumps, load_records
 from ..tabulation import DAGGER, MAJORITY_ROW, TableSpec
 from ..tasks import TASKS, get_task
 from .tables import tables_for
 
 MARKER = ".rbm-report"  # a folder holding it was written by rbm report (only such a folder is rewritten)
+_MANIFEST = "file: "  # MARKER's lines naming each file the report wrote (the only files a rewrite may delete)
+log = logging.getLogger(__name__)
 NUMBER = re.compile(r"[<−\-+]?\d+(?:\.\d+)?")
 
 
@@ -58,6 +63,61 @@ def check_output(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise RBMError(f"-o {out}: the folder holds files that rbm report did not write; choose a new or empty "
                        f"folder (nothing was written)")
+
+
+class ReportFolder:
+    """Every write and delete of ``rbm report`` goes through here: a path must stay inside the folder once
+    symlinks are followed (``SITE/records`` linked to the user's own folder is refused before anything is
+    written), and a rewrite deletes only the files its marker lists as written by an earlier report — a file
+    a user put beside them is kept, and said so."""
+
+    def __init__(self, out: Path) -> None:
+        check_output(out)
+        self.out = out
+        self.written: list[str] = []
+
+    def check(self, rel: str) -> Path:
+        """``out/rel``, refused in one line when a symlink on the way leads outside the folder."""
+        path = self.out / rel
+        for part in [*reversed(path.relative_to(self.out).parents[:-1]), Path(rel)]:
+            if (self.out / part).is_symlink():
+                raise RBMError(f"-o {self.out}: {part} is a symbolic link; rbm report writes only plain files and "
+                               f"folders of its own (nothing was written)")
+        return inside(self.out, path, "report file")
+
+    def earlier(self) -> set[str]:
+        """The files an earlier report listed in its marker (none for a new folder or an older marker)."""
+        try:
+            lines = (self.out / MARKER).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return set()
+        return {line[len(_MANIFEST):] for line in lines if line.startswith(_MANIFEST)}
+
+    def write(self, rel: str, text: str) -> None:
+        atomic_write_text(self.check(rel), text)
+        self.written.append(rel)
+
+    def finish(self) -> None:
+        """Delete what the earlier report wrote and this one did not; keep (and name) every other file of
+        ``records/``; then record this report's files in the marker."""
+        keep = set(self.written)
+        for rel in sorted(self.earlier() - keep):
+            path = self.out / rel
+            if path.is_file() and not path.is_symlink() and rel.startswith("records/") and ".." not in rel:
+                path.unlink()
+        foreign = sorted(p.name for p in (self.out / "records").iterdir()
+                         if f"records/{p.name}" not in keep) if (self.out / "records").is_dir() else []
+        if foreign:
+            log.warning("%s: %d file(s) not written by rbm report kept as they are (%s)", self.out / "records",
+                        len(foreign), ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else ""))
+        atomic_write_text(self.check(MARKER), "written by rbm report; rbm report may rewrite this folder\n"
+                          + "".join(f"{_MANIFEST}{rel}\n" for rel in sorted(keep)))
+
+
+def href(rel: str) -> str:
+    """A relative link to a file of the site: percent-encoded, so the browser's decoding of ``%7C`` in a file
+    name (``records/glue-dev%7Cm.json``) gives back the name on disk."""
+    return urllib.parse.quote(rel, safe="/")
 
 
 # ---------------------------------------------------------------------------- leaderboards
@@ -114,6 +174,7 @@ def svg(fig) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
 
 
+@literal_text
 def group_figure(records: list[dict]):
     """Per-group accuracy per model (mean over seeds; the exact interval of a single seed, else ± sd); the
     worst group of each model hatched."""
@@ -140,7 +201,7 @@ def group_figure(records: list[dict]):
         else:
             err = np.nanstd(acc, axis=0, ddof=1)
         x = np.arange(len(names)) + k * width
-        bars = ax.bar(x, mean, width, yerr=err, capsize=2, label=model)
+        bars = ax.bar(x, mean, width, yerr=err, capsize=2, label=legend_label(model))
         bars[int(np.nanargmin(mean))].set_hatch("//")
     ax.set_xticks(np.arange(len(names)) + width * (len(models) - 1) / 2, names, rotation=20, fontsize=8)
     ax.set_ylabel("accuracy (×100)")
@@ -151,6 +212,7 @@ def group_figure(records: list[dict]):
     return fig
 
 
+@literal_text
 def attack_figure(records: list[dict]):
     """Accuracy under attack and attack success rate per model and recipe (mean ± sd over seeds)."""
     import matplotlib
@@ -170,7 +232,7 @@ def attack_figure(records: list[dict]):
                      and r["condition"].endswith("attack:" + recipe)] for recipe in recipes]
             mean = [100 * np.nanmean(np.array(v, dtype=float)) if v else np.nan for v in vals]
             sd = [100 * np.nanstd(np.array(v, dtype=float), ddof=1) if len(v) > 1 else 0 for v in vals]
-            ax.bar(np.arange(len(recipes)) + k * width, mean, width, yerr=sd, capsize=2, label=model)
+            ax.bar(np.arange(len(recipes)) + k * width, mean, width, yerr=sd, capsize=2, label=legend_label(model))
         ax.set_xticks(np.arange(len(recipes)) + width * (len(models) - 1) / 2, recipes)
         ax.set_title(f"{label} (×100, mean ± sd)", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
@@ -270,7 +332,7 @@ def provenance_html(records: list[dict], link_of: dict[str, str]) -> str:
             f"<td><code>{html.escape(((r.get('fingerprint') or {}).get('sha256') or '–')[:12])}</code></td>"
             f"<td>{html.escape(str((r.get('executor') or {}).get('kind') or '–'))}</td>"
             f"<td>{html.escape(str(r.get('date') or '–'))}</td>"
-            f"<td><a href='{html.escape(link_of[r['key']])}'>JSON</a></td></tr>" for r in recs)
+            f"<td><a href='{html.escape(href(link_of[r['key']]))}'>JSON</a></td></tr>" for r in recs)
         parts.append(f"<details class='model'><summary>{html.escape(model)} ({len(recs)} records)</summary><dl>{dl}</dl>"
                      "<table class='records'><thead><tr><th scope='col'>suite</th><th scope='col'>task</th>"
                      "<th scope='col'>condition</th><th scope='col'>seed</th><th scope='col'>training rows sha256</th>"
@@ -353,21 +415,18 @@ document.querySelectorAll('input.example-search').forEach(function(inp){inp.addE
 def build_report(run_dirs: list[str], output: str, baseline: Optional[str] = None, title: Optional[str] = None) -> Path:
     """Write the site into ``output`` (see the module docstring); returns the path of ``index.html``."""
     out = Path(output)
-    check_output(out)
+    folder = ReportFolder(out)
     sources = Sources.read(run_dirs)
     if not sources.records:
         raise RBMError(f"{', '.join(run_dirs)}: no stored results to report")
+    link_of = {rec["key"]: f"records/{path_component(rec['key'])}.json" for rec in sources.records}
+    for rel in [MARKER, "index.html", *link_of.values()]:  # every path checked before the first byte is written
+        folder.check(rel)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by rbm report; rbm report may rewrite this folder\n", encoding="utf-8")
-    link_of = {}
+    if not (out / MARKER).exists():
+        atomic_write_text(out / MARKER, "written by rbm report; rbm report may rewrite this folder\n")
     for rec in sources.records:
-        rel = f"records/{path_component(rec['key'])}.json"
-        atomic_write_text(out / rel, dumps(rec) + "\n")
-        link_of[rec["key"]] = rel
-    keep = {out / rel for rel in link_of.values()}
-    for stale in (out / "records").glob("*.json"):  # an earlier report's records that this one no longer has
-        if stale not in keep:
-            stale.unlink()
+        folder.write(link_of[rec["key"]], dumps(rec) + "\n")
     suites = sorted({r["suite"] for r in sources.records})
     sections = "".join(suite_section(s, [r for r in sources.records if r["suite"] == s], sources, baseline, i)
                        for i, s in enumerate(suites))
@@ -390,6 +449,6 @@ Cells: mean ± sd (max) over seeds; Δ with its 95 % interval over paired seeds 
 <main>{sections}<section id="provenance"><h2>Provenance</h2>{provenance_html(sources.records, link_of)}</section></main>
 <script>{JS}</script></body></html>
 """
-    index = out / "index.html"
-    atomic_write_text(index, page)
-    return index
+    folder.write("index.html", page)
+    folder.finish()
+    return out / "index.html"

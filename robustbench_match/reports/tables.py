@@ -43,8 +43,9 @@ LATEX_PACKAGES = (
 
 
 def latex_escape(text: str) -> str:
-    """Text of a cell or a name, safe in LaTeX text mode under OT1 and T1 alike."""
-    text = _HYPHEN_MINUS.sub("\u2212", str(text))
+    """Text of a cell or a name, safe in LaTeX text mode under OT1 and T1 alike, on one line (a newline from
+    a hand-edited record would end a ``%`` comment or a ``\\caption`` paragraph: it prints as ``\\n``)."""
+    text = _HYPHEN_MINUS.sub("\u2212", printable(text))
     return "".join(_LATEX_MAP.get(ch, ch) for ch in text)
 
 
@@ -138,7 +139,7 @@ def to_markdown(specs: list[TableSpec]) -> str:
         frame.index = [markdown_cell(i) for i in frame.index]
         body = tabulate(frame, headers=["Method", *map(markdown_cell, frame.columns)], tablefmt="github",
                         stralign="right", showindex=True, disable_numparse=True)
-        note = "\n".join(printable(line) for line in spec.note.splitlines()) if spec.note else ""
+        note = printable(spec.note) if spec.note else ""  # one line: a line of its own could start a row or a heading
         parts.append(f"### {printable(spec.title)}\n\n{body}\n" + (f"\n{note}\n" if note else ""))
     return "\n".join(parts)
 
@@ -166,7 +167,7 @@ def to_latex(specs: list[TableSpec], standalone: bool = False, options: Optional
     for i, spec in enumerate(specs):
         tabular = _tabular(spec)
         if opts.fragment:
-            comments = [f"% {spec.title}", *(f"% {line}" for line in spec.note.split(". ") if line)]
+            comments = [f"% {printable(spec.title)}", *(f"% {printable(line)}" for line in spec.note.split(". ") if line)]
             parts.append("\n".join([*comments, tabular]))
             continue
         title = opts.caption if opts.caption else spec.title
@@ -185,12 +186,30 @@ def to_latex(specs: list[TableSpec], standalone: bool = False, options: Optional
     return "\n".join([*preamble, r"\begin{document}", body, r"\end{document}", ""])
 
 
+#: a spreadsheet reads a field starting with one of these as a formula (OWASP, "CSV Injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+
+
+def csv_field(value: object) -> str:
+    """A CSV field a spreadsheet shows as text: one starting with ``= + - @``, a tab or a carriage return is
+    prefixed with ``'`` as OWASP recommends (a model named ``=HYPERLINK(...)`` stays a name), unless it is a
+    plain number (``-4.70`` stays a number). Control characters print escaped (:func:`printable`)."""
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        text = "'" + text
+    return printable(text)
+
+
 def to_csv(specs: list[TableSpec]) -> str:
-    """All tables stacked in one CSV, a ``table`` column telling them apart."""
+    """All tables stacked in one CSV, a ``table`` column telling them apart. Every field (names, titles,
+    headers and cells) passes :func:`csv_field`: no field is a formula when the file opens in a spreadsheet."""
     frames = []
     for spec in specs:
-        frame = spec.frame.copy()
-        frame.insert(0, "table", spec.title)
+        frame = spec.frame.map(csv_field)
+        frame.columns = [csv_field(c) for c in frame.columns]
+        frame.index = [csv_field(i) for i in frame.index]
+        frame.insert(0, "table", csv_field(spec.title))
         frame.index.name = "method"
         frames.append(frame)
     buf = io.StringIO()

@@ -1,7 +1,7 @@
 """Tasks are YAML files: the package's own (``robustbench_match/tasks/*.yaml``: the nine GLUE tasks) plus
-those on ``--include-path DIR`` / ``$RBM_INCLUDE_PATH`` (later paths override earlier ones), as
-lm-evaluation-harness does. One mechanism, one registry: a user's CSV, JSON(L) or parquet task and GLUE
-are the same kind of object, so every evaluator that fits a task runs on it.
+those on ``--include-path DIR`` / ``$RBM_INCLUDE_PATH``, as lm-evaluation-harness does, except that a task file
+never replaces another task (see :func:`register`). One mechanism, one registry: a user's CSV, JSON(L) or
+parquet task and GLUE are the same kind of object, so every evaluator that fits a task runs on it.
 
 Keys (typed and checked at load; an unknown key, a wrong type or a missing file is one line naming the file
 and the key)::
@@ -32,8 +32,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 import yaml
 
 from ..errors import RBMError
@@ -44,6 +45,7 @@ INCLUDE_ENV = "RBM_INCLUDE_PATH"
 #: formats datasets.load_dataset reads from local files, by file suffix (used when dataset_path is omitted)
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}")
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,40 @@ class TaskSpec:
     def builtin(self) -> bool:
         return self.source is not None and Path(self.source).parent == BUILTIN_TASKS_DIR
 
+    @property
+    def numeric_label_names(self) -> bool:
+        """Label names that are whole numbers (a 1-3 rating: ``["1", "2", "3"]``): a value ``1`` could be the
+        name "1" or the id 1, and names win (ids would shift every label by one)."""
+        return any(_INTEGER.fullmatch(n.strip()) for n in self.label_names or ())
+
+    def label_index(self, value: Any, normalize: Callable[[str], str] = str.strip) -> Optional[int]:
+        """The label id of ``value`` (a label name, or an id in 0..n-1), None when it is neither. When the
+        label names are numbers, a number is read as a name only (see :attr:`numeric_label_names`)."""
+        names = list(self.label_names or ())
+        if isinstance(value, str):
+            wanted = normalize(value)
+            for i, name in enumerate(names):
+                if normalize(name) == wanted:
+                    return i
+            if not _INTEGER.fullmatch(value.strip()):
+                return None
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return None
+        if not float(value).is_integer():
+            return None
+        k = int(value)
+        if self.numeric_label_names:
+            return next((i for i, n in enumerate(names) if _INTEGER.fullmatch(n.strip()) and int(n) == k), None)
+        return k if 0 <= k < len(names) else None
+
+    def expected_labels(self) -> str:
+        """What :meth:`label_index` accepts, for messages."""
+        names = list(self.label_names or ())
+        if self.numeric_label_names:
+            return f"one of the label names {names} (they are numbers, so numbers are read as names, not ids)"
+        return f"one of {names} or an id 0..{len(names) - 1}"
+
     def eval_splits(self) -> dict[str, str]:
         return self.eval_sets or {self.name: "validation"}
 
@@ -155,6 +191,27 @@ def _strings(path: Path, key: str, value: Any, n: Optional[tuple[int, int]] = No
     if len(set(value)) != len(value):
         raise _fail(path, key, f"holds a name twice ({value!r})")
     return tuple(value)
+
+
+def _check_strings(path: Path, key: str, value: Any) -> None:
+    """Every string of a task file (names, display, label names, fields, keys of its mappings) is one line of
+    text: a newline in ``display`` would start a live LaTeX line in a ``\\input`` fragment, a Markdown row,
+    or a second paragraph in a ``\\caption``, so control characters are refused here, where they enter."""
+    from ..inputs import MAX_NAME, printable
+
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_strings(path, key, k)
+            _check_strings(path, f"{key}.{k}", v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_strings(path, key, v)
+    elif isinstance(value, str):
+        if printable(value) != value:
+            raise _fail(path, key, f"{value[:40]!r} contains a control character (newline, tab, ...); expected one "
+                                   f"line of text")
+        if key in ("task", "display", "aliases", "label_names") and len(value) > MAX_NAME:
+            raise _fail(path, key, f"is {len(value)} characters long (at most {MAX_NAME})")
 
 
 def _data_files(path: Path, value: Optional[dict]) -> Optional[dict[str, tuple[str, ...]]]:
@@ -216,6 +273,9 @@ def parse_task(data: Any, path: Path) -> TaskSpec:
     for key, (_, required, _) in _SCHEMA.items():
         if required and key not in data:
             raise _fail(path, key, "missing (required)")
+    for key, value in data.items():
+        if key != "description":  # shown by `rbm tasks` only; every other string can reach a table or a path
+            _check_strings(path, key, value)
     name = data["task"]
     if not _NAME.fullmatch(name):
         raise _fail(path, "task", f"{name!r} is not a task name (letters, digits and - _ . +; it names folders)")
@@ -298,55 +358,76 @@ def include_dirs(include: Sequence[str | os.PathLike] = ()) -> list[Path]:
     return dirs
 
 
-def _register_folder(folder: Path, *, builtin: bool) -> None:
-    seen: dict[str, Path] = {}
+def _register_folder(folder: Path) -> list[TaskSpec]:
+    specs = []
     for path in sorted(folder.glob("*.y*ml")):
         data = read_yaml(path)
-        if not is_task_file(data):
-            continue
-        spec = parse_task(data, path)
-        if spec.name in seen:
-            raise RBMError(f"{path}: task {spec.name!r} is also defined in {seen[spec.name]} (one name, one task)")
-        seen[spec.name] = path
-        _check_eval_sets(spec)
-        TASKS.register(spec.name, spec, aliases=(spec.glue_dir, *spec.aliases), override=not builtin)
+        if is_task_file(data):
+            specs.append(register(parse_task(data, path)))
+    return specs
 
 
-def _check_eval_sets(spec: TaskSpec) -> None:
-    """An eval-set name identifies the task in every cell key: two tasks may not share one."""
+def _names(spec: TaskSpec) -> set[str]:
+    """Every spelling that looks a task up: its name, its glue_data folder and its aliases (case-insensitive)."""
+    return {n.strip().lower() for n in (spec.name, spec.glue_dir, *spec.aliases)}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry. A task never replaces another: a user file named ``sst2`` (or with
+    ``aliases: [sst2]``), or two include paths defining one name, would put two different data sets in one
+    table column under one header. So every name, alias, eval-set name and display must be new; the same
+    file read twice is a no-op."""
     for other in TASKS.names():
-        if other == spec.name:
-            continue
         theirs = TASKS.get(other)
+        if theirs.source == spec.source and theirs.sha256 == spec.sha256:
+            return theirs  # the same file, seen again (an include path given twice)
+        what = "the built-in task" if theirs.builtin else "task"
+        shared = sorted(_names(spec) & _names(theirs))
+        if shared:
+            raise RBMError(f"{spec.source}: task: {shared[0]!r} is already a name of {what} {other!r} "
+                           f"({theirs.source}); a task file cannot replace another task: give it a name of its own "
+                           f"(seed_key: {theirs.name} keeps that task's seeded samples)")
         clash = set(spec.eval_splits()) & set(theirs.eval_splits())
         if clash:
-            raise RBMError(f"{spec.source}: eval_splits: {sorted(clash)[0]!r} is already an eval set of task "
+            raise RBMError(f"{spec.source}: eval_splits: {sorted(clash)[0]!r} is already an eval set of {what} "
                            f"{other!r} ({theirs.source}); eval-set names must be unique")
-        if spec.name.lower() in {a.lower() for a in theirs.aliases} or spec.name.lower() == theirs.glue_dir.lower():
-            raise RBMError(f"{spec.source}: task: {spec.name!r} is already a name of task {other!r} ({theirs.source})")
+        if spec.display.strip().lower() == theirs.display.strip().lower():
+            raise RBMError(f"{spec.source}: display: {spec.display!r} is already the column header of {what} "
+                           f"{other!r} ({theirs.source}); two tasks under one header would read as one")
+    TASKS.register(spec.name, spec, aliases=(spec.glue_dir, *spec.aliases))
+    return spec
 
 
 def load_task_files(include: Sequence[str | os.PathLike] = ()) -> list[TaskSpec]:
-    """Register the task files of the include folders (``$RBM_INCLUDE_PATH``, then ``include``); later
-    folders override earlier ones and the built-ins. Idempotent per folder; returns the tasks added."""
+    """Register the task files of the include folders (``$RBM_INCLUDE_PATH``, then ``include``); a name
+    defined twice is one line (:func:`register`). Idempotent per folder; returns the tasks added."""
     added = []
     for folder in include_dirs(include):
         key = str(folder.resolve())
         if key in _loaded:
             continue
-        before = {n: TASKS.get(n) for n in TASKS.names()}
-        _register_folder(folder, builtin=False)
+        added += _register_folder(folder)
         _loaded.append(key)
-        added += [TASKS.get(n) for n in TASKS.names() if before.get(n) is not TASKS.get(n)]
     return added
 
 
-_register_folder(BUILTIN_TASKS_DIR, builtin=True)
+def forget_user_tasks() -> None:
+    """Back to the built-in tasks: every command (``rbm ...`` or an API call) sees the built-ins plus its
+    own include paths only. In one process (a notebook, the test suite) a task file read by an earlier
+    command never lingers — and never stands in the way of another file with the same name later."""
+    for name in TASKS.names():
+        if not TASKS.get(name).builtin:
+            TASKS.unregister(name)
+    _loaded.clear()
+
+
+_register_folder(BUILTIN_TASKS_DIR)
 
 
 def register_record_tasks(records: Sequence[dict]) -> None:
     """Tables and plots of user tasks without ``--include-path``: a record names its task file
     (``config.task_file``); tasks not registered yet are read from there."""
+    check_one_definition(records)
     for rec in records:
         name = rec.get("task")
         if not isinstance(name, str) or name in TASKS:
@@ -357,11 +438,42 @@ def register_record_tasks(records: Sequence[dict]) -> None:
             if is_task_file(data):
                 spec = parse_task(data, Path(source))
                 if spec.name == name:
-                    TASKS.register(spec.name, spec, override=True)
+                    register(spec)
                     continue
         raise RBMError(f"results name task {name!r}, which is not registered and whose task file "
                        f"{source or '(not recorded)'} is not readable; pass --include-path DIR (the folder of its "
                        f"task YAML)")
+
+
+def task_definition(record: dict) -> Optional[tuple[str, str]]:
+    """Which definition of its task a record was scored under, as (identity, description): the built-in
+    task, or the sha256 of the user's task file (the same file on two machines is one definition); None for
+    records that do not say."""
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    source, sha = config.get("task_file"), config.get("task_sha256")
+    if not isinstance(source, str):
+        return None
+    folder = Path(source).parent
+    if folder.name == BUILTIN_TASKS_DIR.name and folder.parent.name == BUILTIN_TASKS_DIR.parent.name:
+        return "built-in", "the built-in task"
+    return f"sha256:{sha}", f"{source} (sha256 {str(sha)[:12]})"
+
+
+def check_one_definition(records: Sequence[dict]) -> None:
+    """Records of one task name scored under two task definitions (the built-in SST-2 and a user file that
+    was also called ``sst2``) are different data: they never share a table column, so this is one line."""
+    seen: dict[str, dict[str, str]] = {}
+    for rec in records:
+        name, definition = rec.get("task"), task_definition(rec)
+        if isinstance(name, str) and definition is not None:
+            seen.setdefault(name.lower(), {}).setdefault(*definition)
+    for name, definitions in seen.items():
+        if name in TASKS and TASKS.get(name).builtin:
+            definitions.setdefault("built-in", "the built-in task (registered here)")
+        if len(definitions) > 1:
+            raise RBMError(f"results hold task {name!r} under {len(definitions)} task definitions ("
+                           f"{'; '.join(list(definitions.values())[:3])}): records of different data never share a "
+                           f"column; table them apart (--suite, or one folder at a time)")
 
 
 def get_task(name: str) -> TaskSpec:

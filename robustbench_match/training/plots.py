@@ -16,6 +16,7 @@ import numpy as np
 
 from ..checkpoints import CARD_FILE
 from ..errors import RBMError
+from ..figures import legend_label, literal_text
 from .trainer import LOG_FILE
 
 MASSES = (("m_self", "self"), ("m_positive", "same label (positive)"), ("m_negative", "other label (negative)"))
@@ -60,6 +61,7 @@ def _label(path: str, card: dict) -> str:
     return f"{Path(path).name} ({method}{f', T={t:g}' if t is not None else ''}, seed {card.get('seed', '?')})"
 
 
+@literal_text
 def plot_dynamics(path: str, output: str, window: int = 10) -> str:
     card, records = read_run(path)
     if not any("m_self" in r for r in records):
@@ -81,13 +83,14 @@ def plot_dynamics(path: str, output: str, window: int = 10) -> str:
     return _save(fig, plt, output)
 
 
+@literal_text
 def plot_loss(paths: list[str], output: str, window: int = 10) -> str:
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for path in paths:
         card, records = read_run(path)
         steps = np.asarray([r["step"] for r in records])
-        ax.plot(steps, smooth(np.asarray([r["loss"] for r in records], dtype=float), window), label=_label(path, card))
+        ax.plot(steps, smooth(np.asarray([r["loss"] for r in records], dtype=float), window), label=legend_label(_label(path, card)))
     ax.set(xlabel="training step", ylabel=f"training loss (moving average, {window} steps)", title="Training loss")
     ax.legend(fontsize=8)
     return _save(fig, plt, output)

@@ -7,8 +7,6 @@ CI a missing browser fails these tests instead of skipping them (`.ci/run` insta
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -19,34 +17,16 @@ from robustbench_match.cli import main
 from robustbench_match.reports.html import word_diff
 from robustbench_match.results import ResultStore
 
+from browser import open_browser
 from cli_helpers import rbm
 
 PAPER = REPO / "results" / "paper-minilm"
 RUNS = [PAPER / "table1-glue", PAPER / "table3-label-noise", PAPER / "table6-mnli-negation-proxy", PAPER / "attacks"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        selenium = None
-    else:
-        selenium = webdriver
-    if not (CHROMIUM and DRIVER and selenium):
-        missing = "a chromium browser and chromedriver (apt) and selenium (pip)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: the report's browser tests need {missing}; .ci/run installs them")
-        pytest.skip(f"needs {missing}")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = open_browser()
     yield driver
     driver.quit()
 

@@ -60,6 +60,15 @@ def prob_open_closed(x: float) -> bool:
     return 0 < x <= 1
 
 
+#: the largest per-coordinate noise scale (R3F's ε, SMART's σ) a method accepts: token embeddings have
+#: coordinates of about ±0.05 (MiniLM, BERT) and the LayerNorm'd embedding output unit scale, so noise wider
+#: than 1 is no longer a small perturbation — ``--noise-var 1e30`` is a typo, refused in one line
+MAX_NOISE_SCALE = 1.0
+#: the largest per-example L2 norm (FreeLB's init magnitude, bound and step): a 64-token sentence's whole
+#: word-embedding matrix has an L2 norm of about 9 in MiniLM/BERT (≈ 1.1 per token)
+MAX_PERTURBATION_NORM = 10.0
+
+
 class Method:
     """Base class: every hook is a no-op, so vanilla fine-tuning is ``Method`` itself."""
 

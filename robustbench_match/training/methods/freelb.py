@@ -26,7 +26,7 @@ import contextlib
 
 import torch
 
-from .base import Method, Param
+from .base import MAX_PERTURBATION_NORM, Method, Param
 
 
 def init_delta(embeds: torch.Tensor, mask: torch.Tensor, magnitude: float) -> torch.Tensor:
@@ -64,16 +64,23 @@ def same_random_state(state: dict):
     yield
 
 
+def _norm(v: float) -> bool:
+    return 0 <= v <= MAX_PERTURBATION_NORM
+
+
+_NORM_TEXT = f"in [0, {MAX_PERTURBATION_NORM:g}] (a per-example L2 norm on word embeddings of about 1.1 per token)"
+
+
 class FreeLB(Method):
     name = "freelb"
     summary = "FreeLB (Zhu et al., 2020): K ascent steps on a word-embedding perturbation, gradients accumulated"
     params = (
         Param("adv_steps", 2, int, "K: ascent steps (= forward/backward passes) per batch", lambda v: v >= 1, ">= 1"),
-        Param("adv_lr", 0.1, float, "α: ascent step size on the normalised gradient", lambda v: v >= 0, ">= 0"),
+        Param("adv_lr", 0.1, float, "α: ascent step size on the normalised gradient", _norm, _NORM_TEXT),
         Param("adv_init_mag", 0.6, float, "L2 magnitude of the random initial perturbation (0: start clean)",
-              lambda v: v >= 0, ">= 0"),
+              _norm, _NORM_TEXT),
         Param("adv_max_norm", 0.0, float, "L2 bound of the perturbation per example (0: unbounded)",
-              lambda v: v >= 0, ">= 0"),
+              _norm, _NORM_TEXT),
     )
 
     def forward_backward(self, ctx, batch, loss_of, backward) -> float:

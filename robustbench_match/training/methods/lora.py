@@ -38,6 +38,16 @@ def flag(value) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def check_rank(model, targets: list[str], rank: int) -> None:
+    """r at most the smallest side of every adapted layer: beyond it B·A is no longer low-rank (more
+    parameters than the layer itself, nothing LoRA's paper studied) — ``--lora-r 100000`` is a typo."""
+    sides = [min(m.in_features, m.out_features) for name, m in model.named_modules()
+             if name.rsplit(".", 1)[-1] in targets and hasattr(m, "in_features") and hasattr(m, "out_features")]
+    if sides and rank > min(sides):
+        raise RBMError(f"method lora: --lora-r {rank}: larger than the adapted layers' smallest dimension "
+                       f"({min(sides)}); expected 1..{min(sides)} (paper, GLUE: 8)")
+
+
 class LoRA(Method):
     name = "lora"
     summary = ("LoRA (Hu et al., 2022) via peft: frozen body, rank-r updates on attention query/value, head "
@@ -64,6 +74,7 @@ class LoRA(Method):
         config = LoraConfig(r=self.hparams["lora_r"], lora_alpha=self.hparams["lora_alpha"],
                             lora_dropout=self.hparams["lora_dropout"], target_modules=targets,
                             task_type=None if self.composed else "SEQ_CLS")
+        check_rank(model, targets, self.hparams["lora_r"])
         try:
             self.peft = get_peft_model(model, config)
         except ValueError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Method, Param
+from .base import MAX_NOISE_SCALE, Method, Param
 
 
 def symmetric_kl(noised_logits: torch.Tensor, clean_logits: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,9 @@ class R3F(Method):
     summary = "noise on token embeddings + λ·symmetric KL(clean, noised)"
     classification_only = True
     params = (
-        Param("r3f_eps", 1e-5, float, "noise scale on the token embeddings", check=lambda x: x > 0, expected="> 0"),
+        Param("r3f_eps", 1e-5, float, "noise scale on the token embeddings",
+              check=lambda x: 0 < x <= MAX_NOISE_SCALE, expected=f"in (0, {MAX_NOISE_SCALE:g}] (token embedding "
+              f"coordinates are about ±0.05)"),
         Param("r3f_lambda", 1.0, float, "weight of the symmetric KL term", check=lambda x: x >= 0, expected=">= 0"),
         Param("noise_type", "uniform", str, "noise distribution", choices=("uniform", "normal")),
     )

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import RBMError
-from .base import Method, Param
+from .base import MAX_NOISE_SCALE, Method, Param
 
 
 def stable_kl(logit: torch.Tensor, target: torch.Tensor, epsilon: float = 1e-6, reduce: bool = True) -> torch.Tensor:
@@ -77,8 +77,10 @@ class SMART(Method):
     params = (
         Param("adv_alpha", 1.0, float, "λ_s: weight of the smoothness term", lambda v: v >= 0, ">= 0"),
         Param("noise_var", 1e-5, float, "σ: std of the initial Gaussian noise on the embedding output",
-              lambda v: v > 0, "> 0"),
-        Param("adv_step_size", 1e-3, float, "η: ascent step on the noise", lambda v: v > 0, "> 0"),
+              lambda v: 0 < v <= MAX_NOISE_SCALE, f"in (0, {MAX_NOISE_SCALE:g}] (a std on the LayerNorm'd embedding "
+              f"output, whose coordinates have unit scale)"),
+        Param("adv_step_size", 1e-3, float, "η: ascent step on the noise", lambda v: 0 < v <= MAX_NOISE_SCALE,
+              f"in (0, {MAX_NOISE_SCALE:g}]"),
         Param("adv_k", 1, int, "ascent steps", lambda v: v >= 1, ">= 1"),
         Param("adv_norm", "inf", str, "per-token normalisation of the ascent step", choices=("inf", "l2", "l1")),
         Param("adv_epsilon", 1e-6, float, "ε in the normalisation's denominator", lambda v: v > 0, "> 0"),
