@@ -264,11 +264,15 @@ class PeftCheckpoint(HFCheckpoint):
 
     @property
     def base(self) -> str:
+        """The base model to load: given after ``@``, else the adapter's ``base_model_name_or_path`` (the hub id of
+        the packaged MiniLM maps to its installed copy, so rbm's own adapters load offline)."""
+        from .models import local_base
+
         base = self.base_override or self.adapter_config().get("base_model_name_or_path")
         if not isinstance(base, str) or not base:
             raise CheckpointError(f"{self.where}: {ADAPTER_CONFIG} names no base_model_name_or_path; give the base "
                                   f"as --checkpoint {self.name}={self.path}@BASE")
-        return base
+        return local_base(base)
 
     def _check_base(self) -> Path | None:
         """The base as a local folder (checked), or None for a hub id (resolved when it loads)."""

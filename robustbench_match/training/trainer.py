@@ -447,6 +447,17 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
     return value, lr, method.step_metrics()
 
 
+def name_base_portably(adapter_config: Path, model: Optional[str]) -> None:
+    """peft writes the base's local folder into ``base_model_name_or_path`` (for the packaged MiniLM, a path
+    inside this machine's site-packages); name the hub id it stands for instead, so stock peft loads the
+    adapter anywhere (rbm maps the id back to the packaged copy offline)."""
+    from ..models import portable_base
+
+    cfg = json.loads(adapter_config.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = portable_base(model)
+    adapter_config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     method.save_extra(tmp)  # before export, which may fold the method's layers into the model's own
@@ -461,6 +472,7 @@ def _save(ctx: TrainContext, method, tmp: Path, records: list[dict]) -> None:
     model.save_pretrained(tmp, safe_serialization=True)
     if (tmp / "adapter_config.json").is_file():  # an adapter export: its labels beside it (peft saves none)
         model.get_base_model().config.save_pretrained(tmp)
+        name_base_portably(tmp / "adapter_config.json", ctx.config.model)
     ctx.tokenizer.save_pretrained(tmp)
     with open(tmp / LOG_FILE, "w") as fh:
         for rec in records:

@@ -20,9 +20,10 @@ DATA = DATA_DIR
 class TinyCtx:
     """What a method's hooks use of the trainer's context: the model, its forward, the loss, the task."""
 
-    def __init__(self, model, regression: bool = False):
+    def __init__(self, model, regression: bool = False, total_steps: int = 0):
         self.model = model
         self.task = type("T", (), {"is_regression": regression})()
+        self.step, self.total_steps = 0, total_steps
 
     def forward(self, batch, inputs_embeds=None):
         inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
@@ -140,13 +141,115 @@ def test_smart_loss_matches_a_hand_computation_and_the_teacher_follows_with_mome
         assert torch.allclose(new, 0.9 * old + 0.1 * p, atol=1e-6)
 
 
-def test_compositions():
-    from robustbench_match.errors import RBMError
+# -- issue 35: in training mode, with the initial perturbation, the bound and the teacher active --------------
+def _grads(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
-    assert build_method("match-tuning+freelb").name == "match-tuning+freelb"
-    assert build_method("smart+lora").name == "smart+lora"
-    with pytest.raises(RBMError, match="names freelb twice"):
-        build_method("freelb+freelb")
+
+def test_freelb_in_training_mode_with_init_and_bound_matches_a_hand_computation(tiny):
+    """Dropout on, δ₀ random (magnitude 0.6), the L2 bound 0.05 active (δ₀ alone exceeds it): the method's
+    summed loss and accumulated parameter gradients equal a hand computation of the official algorithm that
+    replays one dropout mask over the K passes."""
+    model, batch = tiny
+    model.train()
+    ctx = TinyCtx(model)
+    k, alpha, mag, bound = 3, 0.1, 0.6, 0.05
+    method = build_method("freelb", {"adv_steps": k, "adv_lr": alpha, "adv_init_mag": mag, "adv_max_norm": bound})
+    torch.manual_seed(11)
+    total = method.forward_backward(ctx, batch, _loss_of(ctx, batch), lambda loss: loss.backward())
+    got = _grads(model)
+    assert float(method.last_delta.view(4, -1).norm(dim=1).max()) <= bound + 1e-6  # the bound held
+    model.zero_grad()
+    torch.manual_seed(11)
+    embed, mask = model.get_input_embeddings(), batch["attention_mask"].float()
+    ids = batch["input_ids"]
+    delta = torch.zeros_like(embed(ids)).uniform_(-1, 1) * mask.unsqueeze(2)
+    delta = delta * (mag / torch.sqrt(mask.sum(1) * delta.size(-1))).view(-1, 1, 1)
+    rng, hand = torch.get_rng_state(), 0.0
+    for step in range(k):
+        delta = delta.detach().requires_grad_()
+        torch.set_rng_state(rng)  # the same dropout masks in every pass
+        loss = _loss_of(ctx, batch)(ctx.forward(batch, inputs_embeds=embed(ids) + delta)) / k
+        loss.backward()
+        hand += float(loss.detach())
+        g = delta.grad
+        delta = delta + alpha * g / g.view(4, -1).norm(dim=1).clamp(min=1e-8).view(-1, 1, 1)
+        norm = delta.view(4, -1).norm(dim=1).view(-1, 1, 1)
+        delta = torch.where(norm > bound, delta * bound / norm, delta)
+    assert total == pytest.approx(hand, rel=1e-5)
+    want = _grads(model)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert torch.allclose(got[name], want[name], atol=1e-6), name
+
+
+def _from_embedding(model, batch, value):
+    """The classifier's logits with the embedding layer's output replaced by ``value`` (dropout as configured)."""
+    handle = model.bert.embeddings.register_forward_hook(lambda module, args, output: value)
+    try:
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("perturbation", ["official", "paper"])
+def test_smart_in_training_mode_with_the_teacher_matches_a_hand_computation(tiny, perturbation):
+    """Dropout on, μ = 1 with a teacher that differs from the model, λ_s = 2: extra_loss equals
+    λ_s·SymKL(f(x), f(e + ν)) + μ·SymKL(f(x), f(x; θ̃)) with ν from one ascent step — the official step
+    (normalise ν + η·g per token by its ∞-norm) or the paper's (ν + η·g/‖g‖_∞, projected into the ε-ball)."""
+    model, batch = tiny
+    model.train()
+    ctx = TinyCtx(model)
+    eta, sigma, radius = 1e-3, 1e-5, 3e-4
+    method = build_method("smart", {"smart_mu": 1.0, "adv_alpha": 2.0, "adv_perturbation": perturbation,
+                                    "adv_radius": radius})
+    method.setup(ctx)
+    with torch.no_grad():  # one optimizer step later: the teacher lags behind the model
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    torch.manual_seed(3)
+    logits = ctx.forward(batch)
+    torch.manual_seed(7)
+    got = float(method.extra_loss(ctx, batch, logits))
+    torch.manual_seed(7)
+    e = model.bert.embeddings(input_ids=batch["input_ids"])
+    noise = (torch.randn_like(e) * sigma).requires_grad_()
+    adv = stable_kl(_from_embedding(model, batch, e + noise), logits.detach(), reduce=False)
+    (g,) = torch.autograd.grad(adv, noise)
+    if perturbation == "official":
+        noise = noise + eta * g
+        noise = noise / (noise.abs().amax(-1, keepdim=True) + 1e-6)
+    else:
+        noise = (noise + eta * g / g.abs().amax(dim=(1, 2), keepdim=True)).clamp(-radius, radius)
+    adv_logits = _from_embedding(model, batch, e + noise.detach())
+    with torch.no_grad():
+        teacher = method.teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    hand = 2.0 * float(sym_kl(logits, adv_logits)) + float(sym_kl(logits, teacher))
+    assert got == pytest.approx(hand, rel=1e-4, abs=1e-7)
+    assert float(sym_kl(logits, teacher)) > 1e-4  # the teacher term is really in the sum
+    if perturbation == "paper":  # inside the ε-ball, and on its surface where the step pushed it out
+        assert float(method.last_noise.abs().max()) == pytest.approx(radius, rel=1e-6)
+    else:  # noise of each token's largest coordinate's size (1 up to the 1e-6 in the denominator)
+        assert float(method.last_noise.abs().amax(-1).min()) > 0.9
+
+
+def test_smart_teacher_follows_by_name_with_the_papers_beta_schedule(tiny):
+    """β = 0.99 for the first 10 % of the updates, 0.999 after (paper), each teacher parameter pulled toward
+    the model's parameter of the same name."""
+    model, _ = tiny
+    ctx = TinyCtx(model, total_steps=20)
+    method = build_method("smart")
+    method.setup(ctx)
+    for step, beta in ((1, 0.99), (2, 0.99), (3, 0.999), (20, 0.999)):
+        ctx.step = step
+        before = {n: t.clone() for n, t in method.teacher.named_parameters()}
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        method.after_optimizer_step(ctx)
+        mine = dict(model.named_parameters())
+        for name, t in method.teacher.named_parameters():
+            assert torch.allclose(t, beta * before[name] + (1 - beta) * mine[name], atol=1e-5), (step, name)
 
 
 @pytest.mark.skipif(not (DATA / "glue" / "SST-2").is_dir() and not os.environ.get("CI"), reason="no shared data")

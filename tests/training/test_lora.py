@@ -50,31 +50,102 @@ def test_a_short_lora_run_learns_sst2(method, tmp_path):
     assert accuracy > MAJORITY + 0.12, accuracy
 
 
-def test_the_adapter_loads_in_stock_peft_and_merge_gives_the_same_predictions(tmp_path):
+def stock_peft(adapter: Path, base: str | None = None):
+    """The README's loading snippet (stock transformers + peft, no rbm): the labels from the config.json beside
+    the adapter, the base from its adapter_config.json (offline here: the packaged copy of that hub id)."""
+    from peft import PeftConfig, PeftModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(adapter)  # num_labels and id2label as trained
+    base = base or PeftConfig.from_pretrained(adapter).base_model_name_or_path
+    model = AutoModelForSequenceClassification.from_pretrained(base, config=config)
+    return PeftModel.from_pretrained(model, adapter).eval()
+
+
+def _predict(model, tok, examples, regression: bool = False) -> list:
     import torch
-    from peft import AutoPeftModelForSequenceClassification
+
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(examples), 64):
+            pair = examples.text_b[start:start + 64] if examples.text_b is not None else None
+            batch = tok(examples.text_a[start:start + 64], pair, truncation=True, max_length=64, padding=True,
+                        return_tensors="pt")
+            logits = model(**batch).logits
+            out += logits[:, 0].tolist() if regression else logits.argmax(-1).tolist()
+    return out
+
+
+def test_the_adapter_loads_in_stock_peft_and_merge_gives_the_same_predictions(tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from robustbench_match.models import PACKAGED_HUB_ID, default_base_model
 
     steps = ["--lr", "2e-3", "--max-steps", "8", "--max-train-examples", "256"]
     adapter = _train(tmp_path / "adapter", "lora", *steps)
     merged = _train(tmp_path / "merged", "lora", *steps, "--merge")
     assert not (merged / "adapter_config.json").exists() and (merged / "model.safetensors").is_file()
+    # the base is named portably: the hub id the packaged MiniLM stands for, not this machine's path
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == PACKAGED_HUB_ID
     _, ours_adapter = _score(adapter, tmp_path / "a")
     _, ours_merged = _score(merged, tmp_path / "b")
     assert ours_adapter == ours_merged
     dev = load_split("sst2", "validation", str(DATA))
     tok = AutoTokenizer.from_pretrained(adapter)
-    stock = AutoPeftModelForSequenceClassification.from_pretrained(adapter).eval()
+    stock = stock_peft(adapter, base=default_base_model())  # offline: the packaged copy of PACKAGED_HUB_ID
     plain = AutoModelForSequenceClassification.from_pretrained(merged).eval()
-    with torch.no_grad():
-        for model in (stock, plain):
-            preds = []
-            for start in range(0, len(dev), 64):
-                batch = tok(dev.text_a[start:start + 64], truncation=True, max_length=64, padding=True,
-                            return_tensors="pt")
-                preds += model(**batch).logits.argmax(-1).tolist()
-            assert preds == ours_adapter
+    assert _predict(stock, tok, dev) == ours_adapter and _predict(plain, tok, dev) == ours_adapter
     assert len(set(ours_adapter)) == 2  # not a constant predictor: the equality means something
+
+
+@pytest.mark.parametrize("task, outputs", [("nli3", 3), ("stsb", 1)])
+def test_stock_peft_loads_three_label_and_regression_adapters_as_rbm_scores_them(task, outputs, tmp_path):
+    """Stock ``AutoPeftModelForSequenceClassification`` would build a 2-label base; the README's snippet reads
+    the labels saved beside the adapter and gives rbm's predictions on every row it scores."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from robustbench_match.checkpoints import PeftCheckpoint
+    from robustbench_match.models import default_base_model
+    from robustbench_match.tasks import load_task_files
+
+    extra = ["--include-path", str(_nli_task(tmp_path))] if task == "nli3" else []
+    assert main(["train", "--method", "lora", "--task", task, "--seed", "1", "--output", str(tmp_path / "ad"),
+                 "--data-dir", str(DATA), "--batch-size", "8", "--max-length", "64", "--lr", "2e-3", "--max-steps",
+                 "4", "--max-train-examples", "64", *extra]) == 0
+    adapter = tmp_path / "ad"
+    stock = stock_peft(adapter, base=default_base_model())
+    assert stock.config.num_labels == outputs
+    if extra:
+        load_task_files([extra[1]])
+    dev = load_split(task, "validation", str(DATA)).subset(np.arange(48))
+    ours = PeftCheckpoint("m", str(adapter), max_length=64)
+    want = ours.predict(dev)
+    got = _predict(stock, AutoTokenizer.from_pretrained(adapter), dev, regression=outputs == 1)
+    if outputs == 1:
+        assert np.allclose(got, want, atol=1e-5)
+    else:
+        mapping, _ = ours.label_map(dev.task)
+        assert [int(mapping[g]) for g in got] == want.tolist()
+        assert stock.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+
+
+def _nli_task(tmp_path: Path) -> Path:
+    """A 3-label pair task from 400 MNLI matched dev rows (the offline data has no MNLI training split)."""
+    import csv
+
+    rows = load_split("mnli", "validation_matched", str(DATA))
+    folder = tmp_path / "nli"
+    folder.mkdir()
+    for split, sl in (("train", slice(0, 300)), ("dev", slice(300, 400))):
+        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["premise", "hypothesis", "label"])
+            w.writerows(zip(rows.text_a[sl], rows.text_b[sl], rows.labels[sl].tolist()))
+    (folder / "nli3.yaml").write_text("task: nli3\ntext_fields: [premise, hypothesis]\n"
+                                      "label_names: [entailment, neutral, contradiction]\n"
+                                      "data_files: {train: train.csv, validation: dev.csv}\n", encoding="utf-8")
+    return folder
 
 
 def test_rbm_methods_lists_lora_with_its_defaults(capsys):

@@ -282,7 +282,8 @@ def test_group_dro_can_group_by_label_without_touching_the_input(sst2):
     assert out.extra["group"] == ex.labels.tolist() and "group" not in ex.extra
 
 
-def test_composition_runs_every_hook(tmp_path, sst2):
+def test_composition_names_and_routes_hyperparameters(tmp_path, sst2):
+    """Names and hyperparameter routing only; tests/training/test_compositions.py trains every pair."""
     method = build_method("match-tuning+r3f", {"temperature": 0.3})
     assert method.name == "match-tuning+r3f" and method.describe()["temperature"] == 0.3
     with pytest.raises(RBMError, match="do not apply"):

@@ -77,6 +77,12 @@ class Method:
     params: ClassVar[tuple[Param, ...]] = ()
     classification_only: ClassVar[bool] = False
     overrides_reduce: ClassVar[bool] = False
+    #: order of ``setup`` in a composition (stable): 0 changes the model, 1 wraps it (LoRA), 2 copies it (SMART)
+    setup_order: ClassVar[int] = 0
+    #: replaces the classification head (Match-Tuning and its variants): two such methods cannot compose
+    replaces_head: ClassVar[bool] = False
+    #: methods this one cannot be composed with, and why (one line each)
+    excludes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **hparams: Any) -> None:
         known = {p.name: p for p in self.params}
@@ -144,6 +150,13 @@ class Composite(Method):
         reducers = [p.name for p in parts if p.overrides_reduce]
         if len(reducers) > 1:
             raise RBMError(f"methods {' and '.join(reducers)} both replace the loss reduction; combine at most one")
+        heads = [p.name for p in parts if p.replaces_head]
+        if len(heads) > 1:
+            raise RBMError(f"methods {' and '.join(heads)} both replace the classification head; combine at most one")
+        for p in parts:
+            for q in parts:
+                if q.name in p.excludes:
+                    raise RBMError(f"methods {p.name} and {q.name} cannot be combined: {p.excludes[q.name]}")
         own = [p.name for p in parts if hasattr(p, "forward_backward")]
         if len(own) > 1:
             raise RBMError(f"methods {' and '.join(own)} both run their own forward/backward passes; combine at most one")
@@ -161,7 +174,7 @@ class Composite(Method):
         return examples
 
     def setup(self, ctx) -> None:
-        for p in sorted(self.parts, key=lambda p: getattr(p, "setup_last", False)):  # stable: LoRA after the rest
+        for p in sorted(self.parts, key=lambda p: p.setup_order):  # stable: LoRA after the rest, SMART last
             p.setup(ctx)
 
     def on_batch(self, batch) -> None:

@@ -2,7 +2,12 @@
 
 The pretrained weights stay frozen; each targeted linear layer W gets a trainable update (α/r)·B·A with
 A ∈ R^{r×d} (Kaiming-uniform) and B ∈ R^{k×r} (zeros), so training starts from the pretrained function.
-The classification head is trained in full (``modules_to_save``), as in the paper's GLUE runs.
+The whole classification head is trained in full (``modules_to_save``), as the authors' ``examples/NLU`` train
+every parameter outside the encoder: for BERT that is the pooler *and* the classifier (peft's ``SEQ_CLS``
+default saves only ``classifier``/``score``, which leaves BERT's pooler frozen — and the packaged MiniLM's
+pooler was never trained: bias 0, weight sd 0.009, a random tanh projection); for RoBERTa the
+``classifier`` module holds its dense and output layers; for decoders the ``score`` layer
+(:func:`head_modules`). The committed LoRA rows from before this (issue 35) trained the classifier only.
 
 Defaults are the paper's RoBERTa-base GLUE setting (Table 9 and the authors' ``examples/NLU`` scripts):
 r = 8, α = 8, adapters on the attention query and value projections, no LoRA dropout. The paper trains
@@ -38,6 +43,19 @@ def flag(value) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def head_modules(model) -> list[str]:
+    """Names of the modules outside the encoder that carry parameters — the model's own children other than
+    the base model (``classifier``, ``score``, DistilBERT's ``pre_classifier``) and the base model's
+    ``pooler`` when it has one: what the authors train in full beside the adapters."""
+    base = getattr(model, "base_model_prefix", "")
+    heads = [name for name, child in model.named_children()
+             if name != base and any(True for _ in child.parameters())]
+    pooler = getattr(getattr(model, base, None), "pooler", None)
+    if pooler is not None and any(True for _ in pooler.parameters()):
+        heads.append("pooler")
+    return heads
+
+
 def check_rank(model, targets: list[str], rank: int) -> None:
     """r at most the smallest side of every adapted layer: beyond it B·A is no longer low-rank (more
     parameters than the layer itself, nothing LoRA's paper studied) — ``--lora-r 100000`` is a typo."""
@@ -62,7 +80,9 @@ class LoRA(Method):
               "(paper: query,value)", lambda v: bool([t for t in v.split(",") if t.strip()]), "layer names"),
         Param("merge", False, flag, "export the merged weights as a plain transformers folder instead of the adapter"),
     )
-    setup_last = True  # after the methods that add layers, so those layers train in full beside the adapter
+    setup_order = 1  # after the methods that add layers, so those layers train in full beside the adapter
+    excludes = {"mixout": "Mixout mixes trained weights back toward the pretrained ones, and LoRA freezes those "
+                          "weights (it also replaces the very layers LoRA adapts)"}
 
     def setup(self, ctx) -> None:
         from peft import LoraConfig, get_peft_model
@@ -71,17 +91,21 @@ class LoRA(Method):
         fresh = {id(p) for n, p in model.named_parameters() if n not in ctx.pretrained_names}
         targets = [t.strip() for t in self.hparams["lora_target"].split(",") if t.strip()]
         self.composed = any(type(m).__module__.startswith("robustbench_match") for m in model.modules())
+        self.heads = head_modules(model)
         config = LoraConfig(r=self.hparams["lora_r"], lora_alpha=self.hparams["lora_alpha"],
                             lora_dropout=self.hparams["lora_dropout"], target_modules=targets,
-                            task_type=None if self.composed else "SEQ_CLS")
+                            task_type=None if self.composed else "SEQ_CLS",
+                            modules_to_save=None if self.composed else self.heads)
         check_rank(model, targets, self.hparams["lora_r"])
         try:
             self.peft = get_peft_model(model, config)
         except ValueError as exc:
-            raise RBMError(f"method lora: {exc} (--lora-target {self.hparams['lora_target']!r})") from None
-        if self.composed:  # peft froze everything but the adapters: the other method's new layers train in full
-            for p in model.parameters():
-                if id(p) in fresh:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RBMError(f"method lora: {first} (--lora-target {self.hparams['lora_target']!r})") from None
+        if self.composed:  # peft froze everything but the adapters: the head and the other method's new layers
+            heads = tuple(self.heads)  # train in full (the model is exported merged, so no modules_to_save needed)
+            for name, p in model.named_parameters():
+                if id(p) in fresh or any(part in heads for part in name.split(".")):
                     p.requires_grad_(True)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
@@ -95,4 +119,4 @@ class LoRA(Method):
         return self.peft
 
     def describe(self) -> dict:
-        return {**self.hparams, **getattr(self, "trainable", {})}
+        return {**self.hparams, "head_modules": getattr(self, "heads", None), **getattr(self, "trainable", {})}

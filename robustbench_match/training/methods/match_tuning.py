@@ -279,6 +279,7 @@ _ABLATION_MASK = Param("ablation_mask", "post-softmax", str,
 
 class MatchTuning(Method):
     name = "match-tuning"
+    replaces_head = True
     summary = "in-batch matching z = softmax(rep·repᵀ/T)·rep before the classifier (training only)"
     params = (_TEMPERATURE, _REPRESENTATION, _DENSE_INIT)
     mode = "full"

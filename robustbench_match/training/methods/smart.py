@@ -11,11 +11,24 @@ Gaussian noise ν ~ N(0, σ²) (σ = ``noise_var`` 1e-5); for K steps (1), ν �
 mean, each direction's target detached as ``SymKlCriterion``) joins the loss. The adversarial passes use
 the model's own dropout (training mode), as the official code.
 
+Two perturbations (``--adv-perturbation``), because the official code and the paper differ (mt-dnn issue #214):
+
+* ``official`` (default; what every committed SMART number used): ``perturbation.py`` as above. Its step
+  normalises ν + η·g (noise and step together) by the ∞-norm, so after one step ν has coordinates of size
+  about 1 whatever σ and η are: in effect Gaussian-direction noise of each token's largest coordinate's size.
+* ``paper`` (Algorithm 1): ν ~ N(0, σ²I); for K steps g̃ = g / ‖g‖_∞ (the ∞-norm over the whole example's
+  embedding output), ν ← Π_{‖ν‖_∞ ≤ ε}(ν + η·g̃) — a small step projected back into the ε-ball
+  (``adv_radius`` ε, default 1e-5, with σ = 1e-5 and η = 1e-3, the paper's §5 settings).
+
 Bregman proximal point (paper, Algorithm 1; the official model code has its EMA commented out): a teacher
-θ̃ that follows θ as θ̃ ← (1 − β)·θ + β·θ̃ after every step (β = 0.99), and μ·ℓ_s(f(x; θ), f(x; θ̃)) added to
-the loss (μ = 1; symmetric KL, or squared error for regression). ``smart_mu 0`` switches it off (the
-official code's behaviour); the teacher runs without dropout. Defaults: ``perturbation.py``'s class
-defaults for σ, η, ε, K and the norm; λ_s = 1 (``adv_alpha``); μ = 1 and β = 0.99 (the paper).
+θ̃ that follows θ as θ̃ ← (1 − β)·θ + β·θ̃ after every step, and μ·ℓ_s(f(x; θ), f(x; θ̃)) added to the loss
+(μ = 1; symmetric KL, or squared error for regression). β follows the paper's schedule: 0.99 for the first
+10 % of the updates, 0.999 after (``smart_beta``, ``smart_beta_late``, ``smart_beta_switch``; the committed
+results predate it and used β = 0.99 throughout, as their records' hyperparameters say). ``smart_mu 0``
+switches it off (the official code's behaviour); the teacher runs without dropout. It is copied after every
+other method of a composition has changed the model (LoRA's adapters, Match-Tuning's head) and follows it
+parameter by parameter, by name. Defaults: ``perturbation.py``'s class defaults for σ, η, ε, K and the norm;
+λ_s = 1 (``adv_alpha``); μ = 1 and the β schedule (the paper).
 """
 from __future__ import annotations
 
@@ -86,8 +99,18 @@ class SMART(Method):
         Param("adv_epsilon", 1e-6, float, "ε in the normalisation's denominator", lambda v: v > 0, "> 0"),
         Param("smart_mu", 1.0, float, "μ: weight of the Bregman proximal point term (0: off, as the official "
               "code)", lambda v: v >= 0, ">= 0"),
-        Param("smart_beta", 0.99, float, "β: momentum of the proximal point teacher", lambda v: 0 <= v < 1, "in [0, 1)"),
+        Param("smart_beta", 0.99, float, "β: momentum of the proximal point teacher in the first updates (paper: "
+              "0.99 for the first 10 %)", lambda v: 0 <= v < 1, "in [0, 1)"),
+        Param("smart_beta_late", 0.999, float, "β after the first --smart-beta-switch of the updates (paper: 0.999)",
+              lambda v: 0 <= v < 1, "in [0, 1)"),
+        Param("smart_beta_switch", 0.1, float, "share of the run's updates that use --smart-beta (paper: 0.1; 1: "
+              "--smart-beta throughout)", lambda v: 0 <= v <= 1, "in [0, 1]"),
+        Param("adv_perturbation", "official", str, "official: mt-dnn perturbation.py (normalise noise + step); "
+              "paper: Algorithm 1 (normalised gradient step, projected into the ε-ball)", choices=("official", "paper")),
+        Param("adv_radius", 1e-5, float, "ε: ∞-norm radius of the perturbation with --adv-perturbation paper "
+              "(paper: 1e-5)", lambda v: 0 < v <= MAX_NOISE_SCALE, f"in (0, {MAX_NOISE_SCALE:g}]"),
     )
+    setup_order = 2  # after LoRA (1): the teacher copies the model as it will be trained
 
     def setup(self, ctx) -> None:
         self.teacher = None
@@ -95,6 +118,10 @@ class SMART(Method):
             self.teacher = copy.deepcopy(ctx.model).eval()
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
+            theirs, mine = [n for n, _ in self.teacher.named_parameters()], [n for n, _ in ctx.model.named_parameters()]
+            if theirs != mine:  # a method set up after this one changed the model: the pairing would be wrong
+                raise RBMError("method smart: the proximal teacher's parameters differ from the model's (a composed "
+                               "method changed the model after SMART's setup)")
 
     def _divergence(self, ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if ctx.task.is_regression:
@@ -125,18 +152,31 @@ class SMART(Method):
             (grad,) = torch.autograd.grad(adv_loss, noise, retain_graph=False)
             if not torch.isfinite(grad.norm()):
                 return logits.new_zeros(())  # the official code skips the term then
-            noise = normalise(noise + grad * self.hparams["adv_step_size"], self.hparams["adv_norm"],
-                              self.hparams["adv_epsilon"]).detach().requires_grad_()
+            noise = self.ascend(noise, grad).detach().requires_grad_()
         self.last_noise = noise.detach()
         with embedding_output(ctx.model, embed + noise):
             adv_logits = ctx.forward(batch)
         return self._divergence(ctx, logits, adv_logits)
 
+    def ascend(self, noise: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """One ascent step on the noise: the official code's or the paper's (see the module docstring)."""
+        h = self.hparams
+        if h["adv_perturbation"] == "official":
+            return normalise(noise + grad * h["adv_step_size"], h["adv_norm"], h["adv_epsilon"])
+        scale = grad.abs().flatten(1).max(dim=1)[0].clamp_min(h["adv_epsilon"]).view(-1, *[1] * (grad.dim() - 1))
+        return (noise + h["adv_step_size"] * grad / scale).clamp(-h["adv_radius"], h["adv_radius"])
+
+    def beta(self, ctx) -> float:
+        """β of the update after step ``ctx.step`` (1-based): the paper's 0.99 for the first 10 %, 0.999 after."""
+        early = ctx.step <= self.hparams["smart_beta_switch"] * max(1, ctx.total_steps)
+        return self.hparams["smart_beta"] if early else self.hparams["smart_beta_late"]
+
     @torch.no_grad()
     def after_optimizer_step(self, ctx) -> None:
-        """θ̃ ← (1 − β)·θ + β·θ̃ (the paper's momentum update of the proximal point)."""
+        """θ̃ ← (1 − β)·θ + β·θ̃ (the paper's momentum update of the proximal point), parameter by name."""
         if self.teacher is None:
             return
-        beta = self.hparams["smart_beta"]
-        for t, p in zip(self.teacher.parameters(), ctx.model.parameters()):
-            t.mul_(beta).add_(p.detach(), alpha=1 - beta)
+        beta = self.beta(ctx)
+        mine = dict(ctx.model.named_parameters())
+        for name, t in self.teacher.named_parameters():
+            t.mul_(beta).add_(mine[name].detach(), alpha=1 - beta)
