@@ -15,6 +15,8 @@ SEED_LIST=${SEEDS:-1 2 3}          # SEEDS="4 5 6" adds seeds (vanilla and Match
 SEED_CSV=${SEED_LIST// /,}
 ADV_METHODS=${ADV_METHODS:-freelb,smart}
 WITH_LORA=${WITH_LORA:-1}
+FORCE=${FORCE:-0}                  # 1: redo stored cells (issue 35 re-ran LoRA, FreeLB and SMART with new code)
+FORCE_FLAG=(); [ "$FORCE" = 1 ] && FORCE_FLAG=(--force)
 
 if [ "$WITH_LORA" = 1 ]; then
 echo "$(date +%T) LoRA lr on held-out training rows: $LORA_LRS"
@@ -35,7 +37,7 @@ fi
 run() {  # NAME ARGS...
     local name=$1; shift
     echo "$(date +%T) start $name"
-    nice -n 5 "$RBM" "$@" --include-path "$HERE/suites" --data-dir "$DATA" --save-predictions --format none \
+    nice -n 5 "$RBM" "$@" "${FORCE_FLAG[@]}" --include-path "$HERE/suites" --data-dir "$DATA" --save-predictions --format none \
         --executor local --workers "$WORKERS" --threads-per-worker "$THREADS" >"$HERE/logs/$name.log" 2>&1 \
         && echo "$(date +%T) done  $name" || echo "$(date +%T) FAILED $name (logs/$name.log)"
 }
