@@ -21,7 +21,7 @@ from .errors import RBMError
 from .evaluators.base import Cell, CellResult, CheckpointRef, Evaluator, RunContext
 from .inputs import path_component
 from .metrics import DEGENERATE_SHARE, accuracy_stderr, higher_is_better, prediction_guard
-from .results import (PUBLISHED_DIR, Record, ResultStore, git_dirty, git_revision,
+from .results import (PUBLISHED_DIR, Record, ResultStore, git_dirty, git_revision, portable_record,
                       now_iso, record_problem, versions)
 from .suites import Suite
 from .tasks import get_task
@@ -212,7 +212,7 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
     guard = prediction_guard(get_task(cell.task), result.labels, result.predictions, result.main_metric)
     details = {**guard.details(), **result.details}
     task = get_task(cell.task)
-    return Record(
+    record = Record(
         key=cell.key, suite=suite.name, suite_version=suite.version, evaluator=suite.evaluator,
         layout=evaluator.layout, model=cell.model, task=cell.task, eval_set=cell.eval_set, condition=cell.condition,
         seed=cell.seed, metrics=result.metrics, stderr=stderr, main_metric=result.main_metric,
@@ -230,3 +230,4 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
         predictions_sha256=predictions_file[1] if predictions_file else None,
         versions=versions(), git=git_revision(), git_dirty=git_dirty(), date=now_iso(),
     ).to_dict()
+    return portable_record(record, ctx.output)  # no path of this machine in a record (results travel)

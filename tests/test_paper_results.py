@@ -31,10 +31,16 @@ def records() -> list[dict]:
 def test_every_committed_record_equals_its_predictions(rescore, data_dir):
     stored = records()
     assert len(stored) >= 90
-    failures = {r["key"]: rescore.check_record(r, data_dir)[0] for r in stored}
+    failures = {(str(folder), r["key"]): rescore.check_record(r, data_dir, folder)[0] for folder, r in stored_in()}
     assert {k: v for k, v in failures.items() if v} == {}
     # what the tables may claim: fewer than 10 % of the records come from one-class models
     assert sum(r["degenerate"] for r in stored) < 0.10 * len(stored)
+
+
+def stored_in() -> list[tuple[Path, dict]]:
+    """Every committed record with the run folder it is stored in (its paths are relative to that folder)."""
+    return [(path.parent, json.loads(line)) for path in sorted(FOLDER.glob("**/results.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
 
 
 def first(kind: str) -> dict:
@@ -93,12 +99,21 @@ def test_imported_vanilla_rows_are_the_table_1_and_3_models(rescore):
                 and r["suite"].endswith("-chosen-t")]
     assert len(imported) >= 15  # CoLA and MRPC clean, MRPC clean + 3 noise levels, seeds 1-3
     for record in imported:
-        source = Path(record["checkpoint"]["path"].split("/imported-vanilla/", 1)[1]).with_suffix(".jsonl")
+        source = Path(record["checkpoint"]["path"].split("imported-vanilla/", 1)[1]).with_suffix(".jsonl")
         assert source.parts[0] in ("table1-glue", "table3-label-noise")
         assert source.stem == f"{record['task']}__{record['condition']}__seed-{record['seed']}"
         assert (source.parts[0] == "table1-glue") == (record["condition"] == "clean")
         original = [json.loads(line) for line in (FOLDER / source).read_text().splitlines()]
-        scored = [json.loads(line) for line in rescore.predictions_path(record).read_text().splitlines()]
+        scored = [json.loads(line) for line in rescore.predictions_path(record, chosen).read_text().splitlines()]
         assert [(r["idx"], r["prediction"], r["label"]) for r in scored] == \
             [(r["idx"], r["prediction"], r["label"]) for r in original], record["key"]
         assert (chosen / "imported-vanilla" / source.with_suffix(".json")).is_file()
+
+
+def test_no_committed_results_file_holds_an_absolute_path():
+    """Results are read on other machines (issue 35): every path in them is relative to its run folder (or
+    names the package), never this machine's — checked over every JSON, Markdown, CSV and LaTeX file."""
+    spec = importlib.util.spec_from_file_location("portable_paths", REPO / "results" / "portable_paths.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert [str(p.relative_to(REPO)) for p in module.offenders()] == []

@@ -110,7 +110,9 @@ def test_a_csv_copy_of_sst2_scores_exactly_as_the_builtin(tasks_dir, sst2_checkp
     assert a["metrics"] == b["metrics"] and a["n_examples"] == b["n_examples"] == 872
     rows = lambda out, rec: [json.loads(x) for x in predictions_path(out, rec).read_text().splitlines()]  # noqa: E731
     assert rows(mine, a) == rows(builtin, b)
-    assert a["config"]["task_file"] == str(tasks_dir / "my-sst2.yaml") and len(a["config"]["task_sha256"]) == 64
+    # the task file as the record travels: relative to the run folder (issue 35: no machine paths in records)
+    assert a["config"]["task_file"] == os.path.relpath(tasks_dir / "my-sst2.yaml", mine.resolve())
+    assert len(a["config"]["task_sha256"]) == 64
     assert a["config"]["device"] == "cpu" and a["config"]["precision"] == "fp32"  # resolved, not "auto"
     assert "git_dirty" in a
     code, out, _ = rbm(["tasks", "--include-path", tasks_dir, "my-*"], capsys)

@@ -47,7 +47,7 @@ def majority_score(task, labels: np.ndarray) -> float:
 def run(args) -> dict:
     import torch
 
-    from robustbench_match.checkpoints import HFCheckpoint
+    from robustbench_match.checkpoints import open_checkpoint
     from robustbench_match.metrics import compute_metrics
     from robustbench_match.tasks import get_task
     from robustbench_match.training import TrainConfig, train
@@ -66,7 +66,7 @@ def run(args) -> dict:
     logs = Path(args.out) / "training-logs"  # per-step loss (and M's masses): committed, unlike the checkpoint
     logs.mkdir(parents=True, exist_ok=True)
     (logs / f"{stem(args)}.jsonl").write_bytes((ckpt / "training_log.jsonl").read_bytes())
-    pred = HFCheckpoint("check", str(ckpt)).predict(held)
+    pred = open_checkpoint("check", str(ckpt)).predict(held)  # a LoRA run writes an adapter folder
     score = compute_metrics([task.main_metric], held.labels, pred)[task.main_metric]
     share = None if task.is_regression else float(np.bincount(pred.astype(int)).max() / len(pred))
     return {"task": task.name, "method": args.method, "seed": args.seed, "method_args": method_args(args), "lr": args.lr, "n_train": len(pool), "n_heldout": len(held), "epochs": args.epochs,

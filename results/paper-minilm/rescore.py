@@ -73,12 +73,14 @@ def gold_for(record: dict, data_dir: str) -> dict[int, float]:
 _BY_NAME: dict[str, list[Path]] = {}
 
 
-def predictions_path(record: dict) -> Path:
-    """The stored path; a path relative to its run folder (records since issue 25) is found below this
-    folder — by its sha256 where several run folders hold the same relative path (identical
-    copies, e.g. a retrained seed that reproduced its predictions byte for byte, are interchangeable); an
-    absolute path from another checkout is read from the same place under this folder."""
+def predictions_path(record: dict, folder: Path | None = None) -> Path:
+    """The stored path; a path relative to its run folder (records since issue 25) is read there when the
+    folder is known, else found below this folder — by its sha256 where several run folders hold the same
+    relative path (identical copies, e.g. a retrained seed that reproduced its predictions byte for byte, are
+    interchangeable); an absolute path from another checkout is read from the same place under this folder."""
     path = Path(record["predictions_file"])
+    if folder is not None and not path.is_absolute() and (folder / path).is_file():
+        return folder / path
     if path.is_file():
         return path
     if not path.is_absolute():
@@ -126,10 +128,13 @@ def recompute(record: dict, idx: np.ndarray, y: np.ndarray, p: np.ndarray, data_
     return out
 
 
-def check_attack(record: dict) -> list[str]:
-    """TextAttack cells: recount the per-example attack log (TextAttack's own definitions)."""
+def check_attack(record: dict, folder: Path | None = None) -> list[str]:
+    """TextAttack cells: recount the per-example attack log (TextAttack's own definitions). The log's path is
+    relative to the record's run folder (or, in older records, absolute from the machine that ran it)."""
     log = Path(record["details"]["log"])
-    if not log.is_file():
+    if not log.is_absolute() and folder is not None:
+        log = folder / log
+    elif not log.is_file():
         log = HERE / str(log).split("paper-minilm/", 1)[-1]
     frame = pd.read_csv(log)
     n = len(frame)
@@ -142,12 +147,12 @@ def check_attack(record: dict) -> list[str]:
             if abs(record["metrics"][k] - v) > TOLERANCE]
 
 
-def check_record(record: dict, data_dir: str) -> tuple[list[str], int]:
-    """(problems, metrics compared)."""
+def check_record(record: dict, data_dir: str, folder: Path | None = None) -> tuple[list[str], int]:
+    """(problems, metrics compared); ``folder``: the run folder the record is stored in."""
     if record["evaluator"] == "textattack":
-        problems = check_attack(record)
+        problems = check_attack(record, folder)
         return problems, 4
-    path = predictions_path(record)
+    path = predictions_path(record, folder)
     if not path.is_file():
         return [f"predictions file missing: {record['predictions_file']}"], 0
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -184,7 +189,7 @@ def main() -> int:
         records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
         compared = failing = 0
         for record in records:
-            problems, n = check_record(record, args.data_dir)
+            problems, n = check_record(record, args.data_dir, results.parent)
             compared += n
             if problems:
                 failing += 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -196,11 +197,14 @@ def next_step(records: list[dict], output: Path, data_dir: Optional[str]) -> str
     """For a run that trained its own checkpoints (the quickstart): where they are, and a ready-to-paste
     line that scores one of them on another suite."""
     out = output.resolve()
-    trained = sorted({r["checkpoint"]["path"] for r in records if (r.get("checkpoint") or {}).get("path")
-                      and Path(r["checkpoint"]["path"]).resolve().is_relative_to(out)})
+    where = {r["checkpoint"]["path"]: (out / r["checkpoint"]["path"]).resolve()  # stored relative to the run folder
+             for r in records if (r.get("checkpoint") or {}).get("path")}
+    shown = lambda path: os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)  # noqa: E731
+    inside = {stored: shown(path) for stored, path in where.items() if path.is_relative_to(out) and path.exists()}
+    trained = sorted(inside.values())
     if not trained or len(trained) > 3:
         return ""
-    first = next(r for r in records if (r.get("checkpoint") or {}).get("path") == trained[0])
+    first = next(r for r in records if inside.get((r.get("checkpoint") or {}).get("path")) == trained[0])
     data = f" --data-dir {shlex.quote(data_dir)}" if data_dir else ""
     name = f"{first['task']}/{first['model']}={trained[0]}"
     return (f"checkpoint{'s' if len(trained) > 1 else ''}: {', '.join(trained)}\nscore one on another suite, e.g.:\n"

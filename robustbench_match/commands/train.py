@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of task YAML files (repeatable; also $RBM_INCLUDE_PATH)")
     group = parser.add_argument_group("method hyperparameters (only those of the chosen method apply)")
     for name, (p, owners) in method_params().items():  # type: ignore[misc]
-        help_text = f"{p.help} [{', '.join(owners)}; default {p.default}]"
+        help_text = f"{p.help} [{', '.join(owners)}; default {p.default}]".replace("%", "%%")  # argparse formats help
         if isinstance(p.default, bool):  # an on/off switch: --merge
             group.add_argument(p.flag, dest=f"m_{name}", action="store_const", const=True, default=None, help=help_text)
             continue

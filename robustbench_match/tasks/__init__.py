@@ -424,16 +424,20 @@ def forget_user_tasks() -> None:
 _register_folder(BUILTIN_TASKS_DIR)
 
 
-def register_record_tasks(records: Sequence[dict]) -> None:
+def register_record_tasks(records: Sequence[dict], run_dirs: Sequence[str | os.PathLike] = ()) -> None:
     """Tables and plots of user tasks without ``--include-path``: a record names its task file
-    (``config.task_file``); tasks not registered yet are read from there."""
+    (``config.task_file``, relative to its run folder); tasks not registered yet are read from there."""
     check_one_definition(records)
     for rec in records:
         name = rec.get("task")
         if not isinstance(name, str) or name in TASKS:
             continue
         source = ((rec.get("config") or {}).get("task_file") if isinstance(rec.get("config"), dict) else None)
-        if isinstance(source, str) and Path(source).is_file():
+        found = None
+        if isinstance(source, str):
+            found = next((p for p in [Path(source), *(Path(d) / source for d in run_dirs)] if p.is_file()), None)
+        if found is not None:
+            source = str(found)
             data = read_yaml(Path(source))
             if is_task_file(data):
                 spec = parse_task(data, Path(source))
