@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def main() -> None:
         with_m = [sps.spearmanr(gold, predict(h, w, temperature, np.random.default_rng(r).permutation(len(dev)),
                                                args.batch_size)).statistic for r in range(args.orderings)]
         card = json.loads((path / "rbm_card.json").read_text())
-        rows.append({"checkpoint": str(path), "seed": card.get("seed"), "T": temperature,
+        rows.append({"checkpoint": os.path.relpath(path.resolve(), Path(__file__).resolve().parent) if path.is_absolute() else str(path), "seed": card.get("seed"), "T": temperature,
                      "spearman_batch_of_one": float(sps.spearmanr(gold, one).statistic),
                      "spearman_with_M": float(np.mean(with_m)), "spearman_with_M_sd": float(np.std(with_m, ddof=1)),
                      "pred_sd_one": float(np.std(one)), "pred_sd_with_M": float(np.std(predict(
