@@ -486,8 +486,8 @@ class CallablePredictor:
 
     def _call(self, examples: Examples) -> np.ndarray:
         inputs = list(zip(examples.text_a, examples.text_b)) if examples.text_b is not None else list(examples.text_a)
-        parts = [self._checked(self.fn(inputs[start:start + self.batch_size]), len(inputs[start:start + self.batch_size]))
-                 for start in range(0, len(inputs), self.batch_size)]
+        batches = [inputs[start:start + self.batch_size] for start in range(0, len(inputs), self.batch_size)]
+        parts = [self._checked(self.fn(batch), len(batch)) for batch in batches]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
     def _checked(self, value: object, n: int) -> np.ndarray:
@@ -507,11 +507,11 @@ class CallablePredictor:
                                   f"({expected})") from None
         if arr.ndim not in (1, 2) or arr.shape[0] != n:
             raise CheckpointError(f"{where}: returned shape {arr.shape} for a batch of {n} inputs ({expected})")
-        if arr.dtype.kind == "O" and not all(isinstance(v, (str, int, float, np.integer, np.floating))
-                                             and not isinstance(v, bool) for v in arr.ravel()):
-            bad = next(v for v in arr.ravel() if not isinstance(v, (str, int, float, np.integer, np.floating))
-                       or isinstance(v, bool))
-            raise CheckpointError(f"{where}: returned {type(bad).__name__} {str(bad)[:40]!r} among its outputs ({expected})")
+        scalar = (str, int, float, np.integer, np.floating)
+        odd = [v for v in arr.ravel() if not isinstance(v, scalar) or isinstance(v, bool)] if arr.dtype.kind == "O" else []
+        if odd:
+            raise CheckpointError(f"{where}: returned {type(odd[0]).__name__} {str(odd[0])[:40]!r} among its outputs "
+                                  f"({expected})")
         if arr.dtype.kind == "b":
             raise CheckpointError(f"{where}: returned booleans ({expected})")
         if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
