@@ -116,7 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="redo cells already stored")
     parser.add_argument("--save-predictions", action="store_true", help="keep per-example predictions")
     parser.add_argument("--include-path", action="append", default=[],
-                        help="extra folder of suite and task YAML files (repeatable; later folders override)")
+                        help="extra folder of suite and task YAML files (repeatable; a later folder may replace a "
+                             "suite, never a task)")
     parser.add_argument("--recipe", type=_csv, help="textattack: recipes, e.g. deepwordbug,pwws")
     parser.add_argument("--num-examples", type=int, help="textattack: examples attacked per task")
     parser.add_argument("--query-budget", type=int, help="textattack: max model queries per example")
