@@ -90,7 +90,7 @@ PATH_FIELDS = (("data", "source"), ("config", "data_dir"), ("config", "task_file
                ("checkpoint", "base_model"), ("details", "log"), (None, "predictions_file"))
 
 
-def portable_path(value: str, run_dir: str | os.PathLike) -> str:
+def portable_path(value: str, run_dir: str | os.PathLike, from_cwd: bool = True) -> str:
     """How a path of a record reads on another machine. Records are read where they are copied (a clone of
     the results, a colleague's machine), so no record holds this machine's absolute paths:
 
@@ -100,10 +100,14 @@ def portable_path(value: str, run_dir: str | os.PathLike) -> str:
     * any other absolute path is made relative to the run folder (``checkpoints/...`` inside it,
       ``../../shared/data/glue/SST-2/dev.tsv`` beside it); a ``#part`` suffix (``dev.json#sst2``) is kept.
 
-    Anything else (a relative path, a hub id, a package name) is returned as it is."""
+    A relative path is read from the current folder (as it was given: ``--output runs/x``) when it exists there,
+    and made relative to the run folder the same way; anything else (a hub id, a package name, a path that is
+    already relative to the run folder with ``from_cwd=False``) is returned as it is."""
     path, hash_, part = str(value).partition("#")
     if not os.path.isabs(path):
-        return value
+        if not from_cwd or not path or not Path(path).exists():
+            return value
+        path = str(Path(path).resolve())
     from .models import describe_base_model, default_base_model
     from .tasks import BUILTIN_TASKS_DIR
 
@@ -128,7 +132,7 @@ def portable_record(record: dict, run_dir: str | os.PathLike) -> dict:
             continue
         if section is not None:
             holder = out[section] = dict(holder)
-        holder[key] = portable_path(holder[key], run_dir)
+        holder[key] = portable_path(holder[key], run_dir, from_cwd=key != "predictions_file")
     return out
 
 

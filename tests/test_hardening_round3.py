@@ -449,3 +449,27 @@ def test_plot_labels_are_literal_text(env, capsys):
     (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mine))
     code, _, err = rbm(["report", run, "-o", env["tmp"] / "site"], capsys)
     assert code == 0, err
+
+
+# ---------------------------------------------------------------------------- issue 35: records travel
+def test_a_record_holds_no_path_of_this_machine_and_the_next_step_still_finds_its_checkpoint(env, checkpoints,
+                                                                                              capsys, monkeypatch):
+    """Absolute --output, --data-dir and checkpoint: every path in the record is relative to the run folder (the
+    checkpoint, the data, the data dir) or names the package (the built-in task file); the quickstart's
+    "score it on another suite" line still finds a checkpoint stored that way."""
+    from robustbench_match.commands.run import next_step
+
+    out = env["tmp"] / "abs-out"
+    assert rbm(["run", "glue-dev", "--checkpoint", f"sst2/m={checkpoints['good'].resolve()}", "--data-dir",
+                env["root"].resolve(), "--output", out.resolve(), "--format", "none"], capsys)[0] == 0
+    (rec,) = ResultStore(out).records()
+    text = json.dumps(rec)
+    assert not re.search(r'"/[A-Za-z0-9_.-]+/', text), text
+    assert rec["config"]["task_file"] == "robustbench_match/tasks/sst2.yaml"
+    assert (out / rec["data"]["source"]).resolve() == (env["root"] / "glue" / "SST-2" / "dev.tsv").resolve()
+    assert (out / rec["checkpoint"]["path"]).resolve() == checkpoints["good"].resolve()
+    inside = env["tmp"] / "run2" / "checkpoints" / "sst2" / "seed-1"
+    inside.mkdir(parents=True)
+    monkeypatch.chdir(env["tmp"])
+    hint = next_step([{**rec, "checkpoint": {"path": "checkpoints/sst2/seed-1"}}], Path("run2"), "data")
+    assert hint.startswith("checkpoint: run2/checkpoints/sst2/seed-1") and "rbm run glue-dev" in hint
