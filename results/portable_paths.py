@@ -26,6 +26,9 @@ from robustbench_match.results import (RESULTS_FILE, atomic_write_text, dumps, p
 HERE = Path(__file__).resolve().parent
 #: what the standing check looks for: a JSON string that starts with an absolute path of two or more parts
 ABSOLUTE = re.compile(r'"/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/')
+#: files that are not results: a report's record copies (re-rendered from the records), and the ignored
+#: working files of a run (checkpoints, job specs that must keep absolute paths to run on any node)
+SCRATCH = re.compile(r"/(report|checkpoints|jobs|published)/")
 
 
 def run_folder(path: Path) -> Path:
@@ -77,6 +80,7 @@ def rewrite_json(path: Path) -> bool:
 
 def offenders() -> list[Path]:
     return sorted(p for p in HERE.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".md", ".csv", ".tex")
+                  and not re.search(r"/(checkpoints|jobs|published)/", p.as_posix())
                   and ABSOLUTE.search(p.read_text(encoding="utf-8", errors="replace")))
 
 
@@ -90,7 +94,7 @@ def main() -> int:
             if n:
                 print(f"{store.relative_to(HERE)}: {n} record(s) made portable")
         for path in sorted(HERE.rglob("*.json")):
-            if "/report/" not in path.as_posix() and rewrite_json(path):
+            if not SCRATCH.search(path.as_posix()) and rewrite_json(path):
                 print(f"{path.relative_to(HERE)}: made portable")
     left = offenders()
     for path in left:
