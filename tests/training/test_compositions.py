@@ -102,3 +102,16 @@ def test_lora_trains_the_adapters_and_the_whole_head_nothing_else():
                 for i in range(6) for m in ("query", "value") for ab in "AB"}
     head = {"bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"}
     assert names == adapters | head
+
+
+def test_lora_records_its_head_modules_once():
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForSequenceClassification
+
+    from robustbench_match.models import default_base_model
+
+    model = AutoModelForSequenceClassification.from_pretrained(default_base_model(), num_labels=2)
+    method = build_method("lora")
+    method.setup(SimpleNamespace(model=model, pretrained_names=set()))
+    assert method.describe()["head_modules"] == ["classifier", "pooler"]  # peft's own defaults not mixed in

@@ -95,7 +95,7 @@ class LoRA(Method):
         config = LoraConfig(r=self.hparams["lora_r"], lora_alpha=self.hparams["lora_alpha"],
                             lora_dropout=self.hparams["lora_dropout"], target_modules=targets,
                             task_type=None if self.composed else "SEQ_CLS",
-                            modules_to_save=None if self.composed else self.heads)
+                            modules_to_save=None if self.composed else list(self.heads))  # peft extends it
         check_rank(model, targets, self.hparams["lora_r"])
         try:
             self.peft = get_peft_model(model, config)
