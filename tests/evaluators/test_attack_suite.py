@@ -63,14 +63,14 @@ def _recompute(log_path: str) -> dict:
 
 @pytest.mark.parametrize("recipe", ["deepwordbug", "pwws"])
 def test_attack_lowers_accuracy_and_metrics_match_the_log(suite_run, recipe):
-    _, records = suite_run
+    out, records = suite_run
     record = records[f"attack:{recipe}"]
     m = record["metrics"]
     assert record["n_examples"] == N_EXAMPLES and record["main_metric"] == "accuracy_under_attack"
     assert m["original_accuracy"] >= 0.6  # a real fine-tuned model, not chance
     assert m["accuracy_under_attack"] < m["original_accuracy"]
     assert m["attack_success_rate"] > 0
-    again = _recompute(record["details"]["log"])
+    again = _recompute(out / record["details"]["log"])  # stored relative to the run folder
     assert again["n"] == N_EXAMPLES
     for key in ("original_accuracy", "accuracy_under_attack", "attack_success_rate", "avg_perturbed_word_pct",
                 "avg_words_per_input", "avg_queries"):
@@ -163,7 +163,7 @@ def test_killed_run_resumes_at_next_unattacked_example(suite_run, attack_checkpo
 
     out, records = suite_run
     full = records["attack:deepwordbug"]
-    cell_dir = Path(full["details"]["log"]).parent
+    cell_dir = (out / full["details"]["log"]).parent
     resumed_out = tmp_path / "resumed"
     shutil.copytree(cell_dir, resumed_out / "cells" / cell_dir.relative_to(out / "cells"))
     log_path = resumed_out / "cells" / cell_dir.relative_to(out / "cells") / ev.LOG_NAME

@@ -194,7 +194,7 @@ def test_stored_record_with_another_checkpoint_is_redone_with_a_line(tmp_path_fa
     assert lines == ["glue-dev|m|rte|clean|-: stored record redone: it was made with another checkpoint "
                      "(content or training request)"]
     assert second["fingerprint"] != first["fingerprint"]
-    assert second["checkpoint"]["path"] == str(ckpts["b"])
+    assert (out / second["checkpoint"]["path"]).resolve() == Path(ckpts["b"]).resolve()  # relative to the run folder
     fresh = tmp_path / "fresh"
     assert main([*base[:7], str(fresh), *base[8:], "--checkpoint", f"rte/m={ckpts['b']}"]) == 0
     assert records(fresh)["glue-dev|m|rte|clean|-"]["metrics"] == second["metrics"]  # b's own number
