@@ -198,7 +198,10 @@ def next_step(records: list[dict], output: Path, data_dir: Optional[str]) -> str
     """For a run that trained its own checkpoints (the quickstart): where they are, and a ready-to-paste
     line that scores one of them on another suite."""
     out = output.resolve()
-    where = {r["checkpoint"]["path"]: (out / r["checkpoint"]["path"]).resolve()  # stored relative to the run folder
+    def located(stored: str) -> Path:  # relative to the run folder (records since issue 35), else as written
+        return next((c for c in ((out / stored).resolve(), Path(stored).resolve()) if c.exists()), out / stored)
+
+    where = {r["checkpoint"]["path"]: located(r["checkpoint"]["path"])
              for r in records if (r.get("checkpoint") or {}).get("path")}
     shown = lambda path: os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)  # noqa: E731
     inside = {stored: shown(path) for stored, path in where.items() if path.is_relative_to(out) and path.exists()}
