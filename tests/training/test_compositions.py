@@ -69,7 +69,9 @@ def test_every_pair_trains_one_step_or_is_refused_in_one_line(name, world, tmp_p
     finally:
         logging.disable(logging.NOTSET)
     card = json.loads((Path(out) / "rbm_card.json").read_text())
-    assert card["method"] == name and card.get("steps", 1) >= 1
+    steps = [json.loads(line) for line in (Path(out) / "training_log.jsonl").read_text().splitlines()]
+    assert card["method"] == name and [s["step"] for s in steps] == [1]  # one real optimizer step, logged
+    assert all(map(lambda v: v == v, (s["loss"] for s in steps)))  # a finite (non-NaN) loss
     assert (Path(out) / "model.safetensors").is_file() or (Path(out) / "adapter_model.safetensors").is_file()
 
 
