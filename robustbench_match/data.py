@@ -303,11 +303,7 @@ def _labels_from_column(spec: TaskSpec, values: list, where) -> np.ndarray:
         except (TypeError, ValueError):
             bad = next(i for i, v in enumerate(values) if not _is_number(v))
             raise DataError(f"{where(bad)}: {spec.label_field} {values[bad]!r} is not a number") from None
-        low, high = spec.label_range or (-np.inf, np.inf)
-        bad = np.flatnonzero(~np.isfinite(labels) | (labels < low) | (labels > high))
-        if len(bad):
-            expected = f"a score in [{low:g}, {high:g}]" if spec.label_range else "a finite score"
-            raise DataError(f"{where(bad[0])}: label {labels[bad[0]].item()!r} is not {expected} ({len(bad)} such rows)")
+        _check_label_range(spec, labels, where)
         return labels
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -393,11 +389,12 @@ def _parse_labels(spec: TaskSpec, raw: list[str], path: Path, first_row: int) ->
         except ValueError:
             expected = f"one of {list(names)}" if form == "name" else ("a number" if form == "float" else "an integer label id")
             raise DataError(f"{path}: line {first_row + i}: label {value!r} is not {expected}") from None
-    _check_label_range(spec, out, str(path), first_row)
+    _check_label_range(spec, out, lambda i: f"{path}: line {first_row + i}")
     return out
 
 
-def _check_label_range(spec: TaskSpec, labels: np.ndarray, source: str, first_row: int = 0) -> None:
+def _check_label_range(spec: TaskSpec, labels: np.ndarray, where) -> None:
+    """Scores inside the task's range (finite), label ids inside 0..n-1; ``where(i)`` names row ``i``."""
     if spec.is_regression:
         low, high = spec.label_range or (-np.inf, np.inf)
         bad = np.flatnonzero(~np.isfinite(labels) | (labels < low) | (labels > high))
@@ -406,8 +403,7 @@ def _check_label_range(spec: TaskSpec, labels: np.ndarray, source: str, first_ro
         bad = np.flatnonzero((labels < 0) | (labels >= spec.num_labels))
         expected = f"a label id in 0..{spec.num_labels - 1} ({', '.join(spec.label_names or ())})"
     if len(bad):
-        where = f"line {first_row + bad[0]}" if first_row else f"row {bad[0]}"
-        raise DataError(f"{source}: {where}: label {labels[bad[0]].item()!r} is not {expected}"
+        raise DataError(f"{where(bad[0])}: label {labels[bad[0]].item()!r} is not {expected}"
                         f" ({len(bad)} such rows; unlabelled test splits cannot be scored)")
 
 
