@@ -77,9 +77,10 @@ class ReportFolder:
         self.written: list[str] = []
 
     def check(self, rel: str) -> Path:
-        """``out/rel``, refused in one line when a symlink on the way leads outside the folder."""
+        """``out/rel``, refused in one line when it or a folder on the way is a symlink (the report writes and
+        deletes only its own plain files), and, as every writer, when it resolves outside the folder."""
         path = self.out / rel
-        for part in [*reversed(path.relative_to(self.out).parents[:-1]), Path(rel)]:
+        for part in [*reversed(Path(rel).parents[:-1]), Path(rel)]:
             if (self.out / part).is_symlink():
                 raise RBMError(f"-o {self.out}: {part} is a symbolic link; rbm report writes only plain files and "
                                f"folders of its own (nothing was written)")
