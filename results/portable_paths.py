@@ -33,10 +33,7 @@ SCRATCH = re.compile(r"/(report|checkpoints|jobs|published)/")
 
 def run_folder(path: Path) -> Path:
     """The run folder a file belongs to: the nearest folder above it with a results.jsonl, else its own."""
-    for folder in [path.parent, *path.parents]:
-        if (folder / RESULTS_FILE).is_file() or folder == HERE:
-            return folder if (folder / RESULTS_FILE).is_file() else path.parent
-    return path.parent
+    return next((folder for folder in path.parents if (folder / RESULTS_FILE).is_file()), path.parent)
 
 
 def portable_value(value, base: Path):
