@@ -41,7 +41,8 @@ def run_cell(suite: Suite, evaluator: Evaluator, cell: Cell, ctx: RunContext, st
     try:
         predictions_file = None
         if ctx.save_predictions and result.predictions is not None:
-            predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels)
+            predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels,
+                                                      result.columns)
         record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)
         record["fingerprint"] = cell.fingerprint
         record["executor"] = executor or executor_info("inline")
@@ -209,7 +210,8 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
     card = cell.checkpoint.card if isinstance(cell.checkpoint, HFCheckpoint) else {}
     # the degenerate-model guard, from the cell's own predictions, so every evaluator and checkpoint kind
     # gets it; an evaluator that knows better (group metrics) may have set majority_score already
-    guard = prediction_guard(get_task(cell.task), result.labels, result.predictions, result.main_metric)
+    labels, predictions, main = result.guard or (result.labels, result.predictions, result.main_metric)
+    guard = prediction_guard(get_task(cell.task), labels, predictions, main)
     details = {**guard.details(), **result.details}
     task = get_task(cell.task)
     record = Record(

@@ -72,9 +72,15 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "group_mean_accuracy": _SCORE, "average_accuracy": _SCORE,
     # advglue (accuracy, or for QQP the mean of accuracy and F1: see metric_info), minority (on label-1 rows)
     "advglue_score": _SHARE, "minority_accuracy": _SHARE,
+    # perturbation (the task's metrics on the perturbed set keep their names; clean_* are the clean set's)
+    "drop": MetricInfo(False, None), "flip_rate": MetricInfo(False, None), "violation_rate": MetricInfo(False, None),
+    "failure_rate": MetricInfo(False, None), "failure_ci_low": MetricInfo(False, None),
+    "failure_ci_high": MetricInfo(False, None), "tests_failed": MetricInfo(False, None),
+    "changed_accuracy": _SCORE, "changed_clean_accuracy": _SCORE, "drop_p": _NOT_A_SCORE, "n_changed": _NOT_A_SCORE,
+    "changed_share": _NOT_A_SCORE, "n_checked": _NOT_A_SCORE, "mean_abs_change": MetricInfo(False, None),
 }
 #: metric-name prefixes whose members share one description (``group_accuracy/entailment/negation`` …)
-METRIC_INFO_PREFIXES: dict[str, MetricInfo] = {"group_accuracy/": _SCORE}
+METRIC_INFO_PREFIXES: dict[str, MetricInfo] = {"group_accuracy/": _SCORE, "clean_": _SCORE}
 #: kept for readers of the earlier table: the direction of every named metric
 HIGHER_IS_BETTER: dict[str, Optional[bool]] = {k: v.higher_is_better for k, v in METRIC_INFO.items()}
 

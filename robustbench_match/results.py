@@ -420,8 +420,9 @@ class ResultStore:
         path.unlink(missing_ok=True)
 
     def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
-                         labels: Optional[np.ndarray]) -> tuple[str, str]:
-        """Per-example predictions with their dataset index, written before the cell's record; returns the
+                         labels: Optional[np.ndarray], columns: Optional[dict[str, list]] = None) -> tuple[str, str]:
+        """Per-example predictions with their dataset index (and any more ``columns``: a perturbed text, the clean
+        prediction), written before the cell's record; returns the
         path relative to the run folder (the record stores it so, and readers resolve it there only) and the
         file's sha256 (a reader refuses a file that changed or was cut)."""
         from .inputs import inside
@@ -433,6 +434,8 @@ class ResultStore:
             row = {"idx": int(idx), "prediction": pred.item() if hasattr(pred, "item") else pred}
             if labels is not None:
                 row["label"] = labels[i].item()
+            for name, values in (columns or {}).items():
+                row[name] = values[i]
             rows.append(dumps(row))
         text = "\n".join(rows) + "\n"
         atomic_write_text(path, text)
@@ -463,9 +466,9 @@ class MemoryStore(ResultStore):
         self.put(record)  # nothing on disk to survive a kill: the record is kept as it is
 
     def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
-                         labels: Optional[np.ndarray]) -> tuple[str, str]:
+                         labels: Optional[np.ndarray], columns: Optional[dict[str, list]] = None) -> tuple[str, str]:
         self.predictions[slug] = {"idx": np.asarray(ids), "prediction": np.asarray(predictions),
-                                  "label": None if labels is None else np.asarray(labels)}
+                                  "label": None if labels is None else np.asarray(labels), **(columns or {})}
         return f"{PREDICTIONS_DIR}/{slug}.jsonl", ""
 
 

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 
 from .errors import RBMError
+from .perturbations.mft import is_mft_file
 from .tasks import TASKS, get_task, include_dirs, is_task_file, load_task_files, read_yaml
 
 BUILTIN_SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -95,7 +96,7 @@ def discover(include: Sequence[str | os.PathLike] = ()) -> dict[str, Suite]:
     for d in suite_dirs(include):
         for path in sorted(d.glob("*.y*ml")):
             data = read_yaml(path)
-            if is_task_file(data):
+            if is_task_file(data) or is_mft_file(data):  # task and MFT template files share the include folders
                 continue
             suite = load_suite_file(path, data)
             found[suite.name] = suite

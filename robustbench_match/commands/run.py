@@ -64,7 +64,7 @@ def with_params(suite, assignments: list[str]):
         if key.strip().startswith("train."):  # the suite's train: block (lr, epochs, batch_size, ...)
             train[key.strip()[len("train."):]] = value
         else:
-            params[key.strip()] = value
+            _assign(params, key.strip(), value, item)
     where = f"--set (suite {suite.name})"
     train = parse_train_block(train, where)
     typed = parse_params(suite.evaluator, params, where)
@@ -74,6 +74,24 @@ def with_params(suite, assignments: list[str]):
             raise RBMError(f"{where}: unknown param(s) {', '.join(unknown)} (the suite has: "
                            f"{', '.join(sorted(suite.params)) or 'none'})")
     return dataclasses.replace(suite, params=params, typed_params=typed, train=train)
+
+
+def _assign(params: dict, key: str, value, item: str) -> None:
+    """``families=[typo]`` sets a param; ``settings.typo.rate=0.2`` sets one entry inside a mapping param."""
+    import copy
+
+    head, *path = key.split(".")
+    if not path:
+        params[key] = value
+        return
+    target = params[head] = copy.deepcopy(params.get(head) or {})
+    if not isinstance(target, dict):
+        raise RBMError(f"--set {item!r}: params.{head} is not a mapping (set it whole: --set {head}=...)")
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise RBMError(f"--set {item!r}: {part} is not a mapping")
+    target[path[-1]] = value
 
 
 def check_args(args) -> None:
@@ -108,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "
-                             "--set 'ratios=[0.1, 0.2]', or of its train: block, e.g. --set train.lr=1e-4; repeatable")
+                             "--set 'ratios=[0.1, 0.2]', one entry of a mapping param, e.g. --set settings.typo.rate=0.2, "
+                             "or of its train: block, e.g. --set train.lr=1e-4; repeatable")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="score a seeded sample of N examples of each eval set (quick checks only: the record's "
                              "data source says so; textattack samples with --num-examples)")

@@ -36,6 +36,8 @@ KINDS: dict[str, Kind] = {
                      {"minority": "minority_layout"}),
     "mnli-negation": Kind("groups", "GroupEvaluator", "GroupParams", {"groups": "groups_layout"}, ("groups",)),
     "textattack": Kind("textattack", "TextAttackEvaluator", "TextAttackParams", {"attack": "attack_layout"}),
+    "perturbation": Kind("perturbation", "PerturbationEvaluator", "PerturbationParams",
+                         {"perturbation": "perturbation_layout"}, ("checklist",)),
 }
 
 #: the registries the rest of the package reads, all built from :data:`KINDS` (plugins may register more)

@@ -149,6 +149,11 @@ class CellResult:
     example_ids: Optional[np.ndarray] = None  # dataset index of each prediction
     labels: Optional[np.ndarray] = None  # gold labels, saved beside predictions for re-scoring
     details: dict = field(default_factory=dict)  # e.g. group sizes, attack settings
+    #: more per-example columns for the predictions file (perturbed texts, clean predictions), in dataset order
+    columns: dict[str, list] = field(default_factory=dict)
+    #: (labels, predictions, main metric) the degenerate-model guard judges, when not the cell's own: an MFT
+    #: test expects one label of every case, so the model is judged on its clean eval set instead
+    guard: Optional[tuple] = None
 
 
 class Evaluator:

@@ -18,6 +18,7 @@ and the key)::
     eval_splits: {my-sst2: validation}  # eval-set name -> split (several allowed, as MNLI m/mm)
     metrics: [accuracy]             # from the metric registry; the first is the main metric
     group_field: null               # worst-group accuracy over this column's values (groups suite)
+    expectations: {negate: {expect: confidence-not-up}}   # what a directional perturbation must do (perturbation suite)
     train_split: train              # the split training-time suites train on
     seed_key: null                  # name keying the seeded samples/perturbations (default: the task name)
     glue_data: {...}                # optional: how a classic glue_data folder stores it (for --data-dir)
@@ -85,6 +86,9 @@ class TaskSpec:
     aliases: tuple[str, ...] = ()
     source: Optional[str] = None  # the YAML file
     sha256: Optional[str] = None  # of the YAML file's bytes (part of every cell's fingerprint)
+    #: directional tests: family -> perturbations.Expectation (the ``expectations`` key; built-in tasks: see
+    #: perturbations/builtin_expectations.yaml, kept apart so that their files and fingerprints stay as they were)
+    expectations: dict = field(default_factory=dict)
 
     @property
     def is_regression(self) -> bool:
@@ -175,6 +179,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "train_split": ((str,), False, "a split name"),
     "seed_key": ((str, type(None)), False, "a string or null"),
     "glue_data": ((dict, type(None)), False, "a mapping (folder, header, columns, label_form, files)"),
+    "expectations": ((dict, type(None)), False, "a mapping family -> {expect: ...} (directional tests)"),
 }
 _GLUE_KEYS = {"folder", "header", "columns", "label_form", "files"}
 
@@ -318,6 +323,9 @@ def parse_task(data: Any, path: Path) -> TaskSpec:
     if glue is not None:
         glue_dir, layout, split_files = _glue_layout(path, glue, name, text_keys, regression)
     aliases = _strings(path, "aliases", data["aliases"]) if data.get("aliases") else ()
+    from ..perturbations import parse_expectations
+
+    expectations = parse_expectations(data.get("expectations"), str(path), label_names, text_keys)
     raw = path.read_bytes()
     return TaskSpec(
         name=name, display=data.get("display") or name, glue_dir=glue_dir, text_keys=text_keys,
@@ -328,7 +336,8 @@ def parse_task(data: Any, path: Path) -> TaskSpec:
         data_files=data_files, label_field=data.get("label_field", "label"),
         label_range=tuple(label_range) if label_range else ((0.0, 5.0) if regression and glue else None),
         group_field=data.get("group_field"), train_split=data.get("train_split", "train"),
-        seed_key=data.get("seed_key"), aliases=aliases, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+        seed_key=data.get("seed_key"), aliases=aliases, source=str(path), sha256=hashlib.sha256(raw).hexdigest(),
+        expectations=expectations)
 
 
 def read_yaml(path: Path) -> Any:
