@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="bare tabular environments only (for \\input inside your own table; notes as comments)")
     latex.add_argument("--caption", help="caption of the table float (default: the table's title); notes follow it")
     latex.add_argument("--label", help="\\label of the table float (further tables get -2, -3, …)")
+    parser.add_argument("--perturbation-metric", default="flip_rate", choices=["flip_rate", "drop", "perturbed"],
+                        help="perturbation suite: what each family column shows — flip_rate (share of changed rows "
+                             "whose prediction changed; DIR families: violation rate), drop (clean − perturbed main "
+                             "metric) or perturbed (the main metric on the perturbed set)")
     parser.add_argument("-o", "--output", help="write to this file instead of standard output")
 
 
@@ -42,7 +46,7 @@ def run(args) -> int:
     else:
         latex.check()
     specs = tables_for(load_records(args.dirs), baseline=args.baseline, suite=args.suite,
-                       majority_row=args.majority_row, ci=args.ci)
+                       majority_row=args.majority_row, ci=args.ci, perturbation_metric=args.perturbation_metric)
     text = render(specs, args.format, latex=latex)
     if args.output:
         check_table_output(Path(args.output))

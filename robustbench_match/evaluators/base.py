@@ -151,8 +151,9 @@ class CellResult:
     details: dict = field(default_factory=dict)  # e.g. group sizes, attack settings
     #: more per-example columns for the predictions file (perturbed texts, clean predictions), in dataset order
     columns: dict[str, list] = field(default_factory=dict)
-    #: (labels, predictions, main metric) the degenerate-model guard judges, when not the cell's own: an MFT
-    #: test expects one label of every case, so the model is judged on its clean eval set instead
+    #: (labels, predictions, main metric) the degenerate-model guard judges, when not the cell's own: a model is
+    #: judged on its clean eval set (an MFT test expects one label of every case; a perturbation that makes a
+    #: model one-sided is a finding about robustness, not a one-class model)
     guard: Optional[tuple] = None
 
 

@@ -31,9 +31,9 @@ def _one_typo(word: str, rng: random.Random) -> str | None:
 
 
 def typo(text: str, rng: random.Random, rate: float = 0.1) -> str:
-    """One typo in ``rate`` of the words of three letters or more (at least one word): a keyboard neighbour,
+    """One typo in ``rate`` of the words of three letters or more, apostrophes excluded (at least one word): a keyboard neighbour,
     two adjacent letters swapped, a letter deleted or a letter inserted, the kind drawn per word."""
-    return replace_words(text, rng, rate, _one_typo, lambda w: len(w) >= 3)
+    return replace_words(text, rng, rate, _one_typo, lambda w: len(w) >= 3 and w.isalpha())
 
 
 #: common OCR confusions (character shapes an OCR engine mixes up), both directions where they read as text
@@ -60,7 +60,7 @@ def _one_ocr(word: str, rng: random.Random) -> str | None:
 def ocr(text: str, rng: random.Random, rate: float = 0.1) -> str:
     """One OCR confusion (``rn``→``m``, ``l``→``1``, ``o``→``0``, ``e``→``c`` …; :data:`OCR_CONFUSIONS`) in
     ``rate`` of the words of three letters or more that hold one."""
-    return replace_words(text, rng, rate, _one_ocr, lambda w: len(w) >= 3 and bool(_ocr_sites(w)))
+    return replace_words(text, rng, rate, _one_ocr, lambda w: len(w) >= 3 and w.isalpha() and bool(_ocr_sites(w)))
 
 
 def whitespace(text: str, rng: random.Random, rate: float = 0.1) -> str:

@@ -310,6 +310,39 @@ def examples_html(record: dict, run_dir: Optional[Path]) -> str:
     return f"<details class='attack'><summary>{html.escape(title)} — {counts}</summary>{table}</details>"
 
 
+def perturbation_examples_html(record: dict) -> str:
+    """A perturbation cell's failing rows (stored in its record: flips of an INV family, violations of a DIR
+    one; MFT: each failing test's cases), the changed words marked as for the attacks."""
+    d = record.get("details") or {}
+    seed = f"seed {record.get('seed', '–')}"
+    if d.get("mft"):
+        failing = [t for t in d.get("tests", []) if t.get("failures")]
+        rows = "".join(f"<tr class='example'><td>{html.escape(t['name'])}</td><td>{html.escape(' | '.join(e['text']))}</td>"
+                       f"<td>{html.escape(', '.join(t['expected']))}</td><td>{html.escape(e['prediction'])}</td></tr>"
+                       for t in failing for e in t.get("examples", []))
+        head = "<th scope='col'>test</th><th scope='col'>case</th><th scope='col'>expected</th><th scope='col'>predicted</th>"
+        what = f"MFT {d['mft']} — {len(failing)} of {len(d.get('tests', []))} tests with failures"
+    else:
+        shown = d.get("failures") or []
+        rows = ""
+        for e in shown:
+            pairs = [word_diff(a, b) for a, b in zip(e["original"], e["perturbed"])]
+            before, after = "<br>".join(p[0] for p in pairs), "<br>".join(p[1] for p in pairs)
+            rows += (f"<tr class='example'><td>{before}</td><td>{after}</td><td>{html.escape(e['label'])}</td>"
+                     f"<td>{html.escape(e['clean_prediction'] + ' → ' + e['prediction'])}</td></tr>")
+        head = ("<th scope='col'>original</th><th scope='col'>perturbed</th><th scope='col'>label</th>"
+                "<th scope='col'>prediction before → after</th>")
+        m = record["metrics"]
+        kind = "violations" if d.get("test") == "DIR" else "flips"
+        what = (f"{d.get('family')} — {int(m.get('n_changed') or 0)} of {record.get('n_examples')} rows changed; "
+                f"first {len(shown)} {kind}")
+    title = f"{record['model']} · {record['task']} · {what} · {seed}"
+    if not rows:
+        return f"<details class='attack'><summary>{html.escape(title)}</summary><p>no failing example</p></details>"
+    return (f"<details class='attack'><summary>{html.escape(title)}</summary><table class='examples'><thead><tr>{head}"
+            f"</tr></thead><tbody>{rows}</tbody></table></details>")
+
+
 # ---------------------------------------------------------------------------- provenance
 def provenance_html(records: list[dict], link_of: dict[str, str]) -> str:
     by_model: dict[str, list[dict]] = {}
@@ -367,6 +400,11 @@ def suite_section(suite: str, records: list[dict], sources: Sources, baseline: O
         examples = ("<h3>Adversarial examples</h3><p><label>Search examples: <input type='search' class='example-search' "
                     "placeholder='a word, a model'></label> Changed words: <del>removed</del> / <ins>inserted</ins>.</p>"
                     + "".join(examples_html(r, sources.run_of.get(r["key"])) for r in cells))
+    if kind == "perturbation":
+        cells = sorted(records, key=lambda r: (r["model"], r["task"], r["condition"], str(r.get("seed"))))
+        examples = ("<h3>Failing examples</h3><p><label>Search examples: <input type='search' class='example-search' "
+                    "placeholder='a word, a model, a family'></label> Changed words: <del>removed</del> / "
+                    "<ins>inserted</ins>.</p>" + "".join(perturbation_examples_html(r) for r in cells))
     return (f"<section class='suite' id='suite-{path_component(suite)}'><h2>{html.escape(suite)}</h2>{tables}"
             f"{figs}{examples}</section>")
 

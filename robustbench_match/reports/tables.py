@@ -69,15 +69,21 @@ class LatexOptions:
 
 
 def tables_for(records: list[dict], baseline: Optional[str] = None, suite: Optional[str] = None,
-               majority_row: bool = False, ci: bool = False) -> list[TableSpec]:
+               majority_row: bool = False, ci: bool = False, perturbation_metric: str = "flip_rate") -> list[TableSpec]:
     """One group of tables per suite in the records, each drawn with its evaluator's layout; with
     ``majority_row`` each table that has the records' majority-class scores gets that reference row; with
-    ``ci`` every paired Δ carries its 95 % interval over seeds."""
-    token = SHOW_CI.set(ci)
+    ``ci`` every paired Δ carries its 95 % interval over seeds; ``perturbation_metric`` is what the perturbation
+    suite's family columns show (flip_rate, drop, perturbed)."""
+    from ..evaluators.perturbation.layout import PERTURBATION_METRIC, PERTURBATION_METRICS
+
+    if perturbation_metric not in PERTURBATION_METRICS:
+        raise RBMError(f"--perturbation-metric {perturbation_metric!r}: expected one of {', '.join(PERTURBATION_METRICS)}")
+    token, metric_token = SHOW_CI.set(ci), PERTURBATION_METRIC.set(perturbation_metric)
     try:
         specs = _tables(records, baseline, suite, majority_row)
     finally:
         SHOW_CI.reset(token)
+        PERTURBATION_METRIC.reset(metric_token)
     if ci:
         for spec in specs:
             cells = " ".join(map(str, spec.frame.to_numpy().ravel()))

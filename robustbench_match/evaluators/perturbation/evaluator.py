@@ -174,7 +174,7 @@ class PerturbationEvaluator(Evaluator):
                    "perturbation_seed": cell.params["perturbation_seed"], "settings": cell.params["settings"],
                    "fields": cell.params["fields"], "changed_by": changed_by,
                    "n_text_changed": int(perturbed.changed.sum()), "source": FAMILIES.get(cell.params["family"]).source,
-                   "clean_data_sha256": clean.sha256}
+                   "clean_data_sha256": clean.sha256, "guard_on": "clean eval set"}
         if cell.params["family"] == "synonym":
             from ...perturbations.lexical import pos_aware
 
@@ -199,7 +199,7 @@ class PerturbationEvaluator(Evaluator):
         return CellResult(metrics=metrics, main_metric=task.main_metric, n_examples=len(clean),
                           data_source=perturbed.examples.source, data_sha256=perturbed.examples.sha256,
                           predictions=pred, example_ids=clean.idx, labels=clean.labels, details=details,
-                          columns=columns)
+                          columns=columns, guard=(clean.labels, clean_pred, task.main_metric))
 
     def _outputs(self, cell: Cell, examples: Examples, cache: bool = True) -> tuple[np.ndarray, Optional[np.ndarray]]:
         key = (id(cell.checkpoint), examples.sha256)
