@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "methods": ("robustbench_match.commands.methods", "list the fine-tuning methods and their defaults"),
     "plot": ("robustbench_match.commands.plot", "plot training dynamics, loss curves or degradation"),
     "data": ("robustbench_match.commands.data", "export a perturbed training set (label noise, minority)"),
+    "perturbations": ("robustbench_match.commands.perturbations",
+                      "list the perturbation families, the tasks' DIR expectations and the MFT template files"),
     "resources": ("robustbench_match.commands.resources", "list attack recipes and whether their resources are present"),
     "tasks": ("robustbench_match.commands.tasks", "list the tasks: label order, metrics, eval sets, data folders"),
 }
