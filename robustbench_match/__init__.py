@@ -9,7 +9,7 @@ import; imports under ``if TYPE_CHECKING:`` are type hints, not imports):
 1. metrics, inference
 2. tasks, figures
 3. data, card, stats
-4. results, conditions, checkpoints, tabulation
+4. results, conditions, checkpoints, tabulation, perturbations
 5. training
 6. evaluators, attacks, suites
 7. cells, cellrun, executors

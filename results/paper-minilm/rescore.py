@@ -147,6 +147,38 @@ def check_attack(record: dict, folder: Path | None = None) -> list[str]:
             if abs(record["metrics"][k] - v) > TOLERANCE]
 
 
+def check_perturbation(record: dict, rows: list[dict], data_dir: str) -> list[str]:
+    """Perturbation cells: the perturbed and clean accuracies, the flip rate over the changed rows and the DIR
+    violation rate from the saved columns, and every changed row's saved text differs from the raw dev text;
+    MFT cells: the failure rate is the share of cases outside the expected label."""
+    m = record["metrics"]
+    y = np.array([r["label"] for r in rows], dtype=int)
+    p = np.array([r["prediction"] for r in rows], dtype=int)
+    if record["details"].get("mft"):
+        mine = {"failure_rate": float((~np.array([r["passed"] for r in rows])).mean())}
+        wrong = int(sum(r["passed"] != (r["prediction"] == r["label"]) for r in rows))
+        problems = [f"{wrong} cases whose pass/fail is not prediction == expected label"] if wrong else []
+    else:
+        clean = np.array([r["clean_prediction"] for r in rows], dtype=int)
+        changed = np.array([r["changed"] for r in rows], dtype=bool)
+        mine = {"accuracy": float(accuracy_score(y, p)), "clean_accuracy": float(accuracy_score(y, clean)),
+                "n_changed": float(changed.sum()), "drop": float(accuracy_score(y, clean) - accuracy_score(y, p))}
+        if changed.any():
+            mine["flip_rate"] = float((p[changed] != clean[changed]).mean())
+        if "confidence" in rows[0]:
+            rise = np.array([r["confidence"] - r["clean_confidence"] for r in rows])
+            mine["violation_rate"] = float((rise[changed] > 0).mean()) if changed.any() else float("nan")
+        raw = pd.read_csv(Path(data_dir) / "glue" / "SST-2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
+                          keep_default_na=False)["sentence"].tolist()
+        same = sum(r["changed"] and r["text"]["sentence"] == raw[r["idx"]] for r in rows)
+        problems = [f"{same} rows counted as changed whose saved text equals the dev text"] if same else []
+    tolerance = {"violation_rate": 2e-6}  # confidences are saved rounded to 6 decimals
+    for name, value in mine.items():
+        if not abs(m[name] - value) <= tolerance.get(name, TOLERANCE):
+            problems.append(f"{name}: stored {m[name]!r} vs recomputed {value!r}")
+    return problems
+
+
 def check_record(record: dict, data_dir: str, folder: Path | None = None) -> tuple[list[str], int]:
     """(problems, metrics compared); ``folder``: the run folder the record is stored in."""
     if record["evaluator"] == "textattack":
@@ -156,6 +188,17 @@ def check_record(record: dict, data_dir: str, folder: Path | None = None) -> tup
     if not path.is_file():
         return [f"predictions file missing: {record['predictions_file']}"], 0
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if record["evaluator"] == "perturbation":
+        if record["task"] != "sst2":
+            return [f"perturbation records are re-scored for sst2 only (got {record['task']})"], 0
+        if not record["details"].get("mft") and len(rows) != len(glue_gold(data_dir, "sst2")):
+            return [f"{len(rows)} predictions for {len(glue_gold(data_dir, 'sst2'))} dev examples"], 0
+        problems = check_perturbation(record, rows, data_dir)
+        if not record["details"].get("mft"):
+            gold = glue_gold(data_dir, "sst2")
+            wrong = int(sum(abs(gold[r["idx"]] - r["label"]) > 1e-6 for r in rows))
+            problems += [f"{wrong} labels differ from the raw dev file"] if wrong else []
+        return problems, 1 if record["details"].get("mft") else 5
     idx = np.array([r["idx"] for r in rows])
     y = np.array([r["label"] for r in rows], dtype=float)
     p = np.array([r["prediction"] for r in rows], dtype=float)

@@ -3,7 +3,7 @@
 
 A family is a function ``fn(text, rng, **settings) -> text`` (in ``character``, ``surface``, ``lexical``,
 ``negation``) and a :class:`Family` entry saying what it expects: ``INV`` (the prediction should not change) or
-``DIR`` (it should move the way the task's file declares, see :class:`Expectation`), whether it draws random
+``DIR`` (it should move the way the task's file declares, see ``tasks.expectations``), whether it draws random
 numbers (``seeded``), and its settings with their defaults. :func:`perturb_examples` applies one to a task's
 examples with one random stream per (family, seed, task, row, field), so a row's perturbed text never depends
 on the other rows, on the order or on a ``--limit`` sample. The module imports nothing heavy (``rbm suites``
@@ -12,7 +12,6 @@ reads the family names): TextAttack and nltk load on a family's first use.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -121,82 +120,10 @@ TEXTATTACK_FAMILIES = frozenset({"typo", "contract", "expand"})
 
 
 # ---------------------------------------------------------------------------- DIR expectations
-EXPECTS = ("confidence-not-up", "label-not-kept")
+# the schema lives with the task files (tasks/expectations.py): a task file declares them, so tasks reads them
+from ..tasks.expectations import DIRECTIONAL_FAMILIES, EXPECTS, Expectation, expectations, parse_expectations  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Expectation:
-    """What a DIR family must do to a task's predictions, from the task file's ``expectations`` key::
-
-        expectations:
-          negate: {expect: confidence-not-up}                       # sentiment: p(original prediction) must not rise
-          negate: {expect: label-not-kept, label: entailment, fields: [hypothesis]}   # NLI
-
-    ``confidence-not-up``: the probability the model gave its original prediction must not rise (by more than
-    ``tolerance``); ``label-not-kept``: a row predicted ``label`` must not keep it. ``fields``: the text fields
-    the family perturbs (default: all)."""
-
-    expect: str
-    label: Optional[str] = None
-    fields: Optional[tuple[str, ...]] = None
-    tolerance: float = 0.0
-
-    @classmethod
-    def parse(cls, raw: Any, where: str, label_names: Optional[Sequence[str]], text_fields: Sequence[str]) -> "Expectation":
-        if not isinstance(raw, dict):
-            raise RBMError(f"{where}: expected a mapping like {{expect: confidence-not-up}}")
-        unknown = sorted(set(raw) - {"expect", "label", "fields", "tolerance"})
-        if unknown:
-            raise RBMError(f"{where}.{unknown[0]}: unknown key (expected expect, label, fields, tolerance)")
-        expect = raw.get("expect")
-        if expect not in EXPECTS:
-            raise RBMError(f"{where}.expect: {expect!r}: expected one of {', '.join(EXPECTS)}")
-        if label_names is None:
-            raise RBMError(f"{where}: a regression task has no labels to expect anything of")
-        label = raw.get("label")
-        if expect == "label-not-kept" and label not in label_names:
-            raise RBMError(f"{where}.label: {label!r} is not a label of the task ({', '.join(label_names)})")
-        fields = raw.get("fields")
-        if fields is not None:
-            if not isinstance(fields, list) or not fields or any(f not in text_fields for f in fields):
-                raise RBMError(f"{where}.fields: {fields!r}: expected a list of the task's text fields "
-                               f"({', '.join(text_fields)})")
-            fields = tuple(fields)
-        tolerance = raw.get("tolerance", 0.0)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
-            raise RBMError(f"{where}.tolerance: {tolerance!r}: expected a probability in [0, 1)")
-        return cls(expect, label, fields, float(tolerance))
-
-    def as_dict(self) -> dict:
-        return {"expect": self.expect, "label": self.label, "fields": list(self.fields) if self.fields else None,
-                "tolerance": self.tolerance}
-
-
-BUILTIN_EXPECTATIONS = Path(__file__).resolve().parent / "builtin_expectations.yaml"
-
-
-def parse_expectations(raw: Any, where: str, label_names: Optional[Sequence[str]],
-                       text_fields: Sequence[str]) -> dict[str, Expectation]:
-    """A task file's ``expectations`` mapping, every entry checked (one line naming the file and key)."""
-    out = {}
-    for name, entry in (raw or {}).items():
-        key = f"{where}: expectations.{name}"
-        if not isinstance(name, str) or name not in FAMILIES or FAMILIES.get(name).test != "DIR":
-            directional = [f for f in FAMILIES.names() if FAMILIES.get(f).test == "DIR"]
-            raise RBMError(f"{key}: not a directional family (expected {', '.join(directional)})")
-        out[FAMILIES.canonical(name)] = Expectation.parse(entry, key, label_names, text_fields)
-    return out
-
-
-def expectations(task: "TaskSpec") -> dict[str, Expectation]:
-    """The task's directional expectations: its file's, and for a built-in task the package's
-    ``builtin_expectations.yaml`` (kept out of the GLUE task files so their fingerprints stay as they were)."""
-    if task.builtin and not task.expectations:
-        import yaml
-
-        table = yaml.safe_load(BUILTIN_EXPECTATIONS.read_text(encoding="utf-8")) or {}
-        return parse_expectations(table.get(task.name), str(BUILTIN_EXPECTATIONS), task.label_names, task.text_keys)
-    return dict(task.expectations)
+assert set(DIRECTIONAL_FAMILIES) == {f for f in FAMILY_ORDER if FAMILIES.get(f).test == "DIR"}
 
 
 def family_problem(family: Family, task: "TaskSpec") -> Optional[str]:
@@ -238,5 +165,6 @@ def perturb_examples(examples: "Examples", family: Family, seed: int, settings: 
     return Perturbed(out, changed, fields)
 
 
-__all__ = ["FAMILY_ORDER", "family_names", "EXPECTS", "Expectation", "expectations", "parse_expectations", "FAMILIES", "Family", "Perturbed", "TEXTATTACK_FAMILIES", "family_problem",
+__all__ = ["DIRECTIONAL_FAMILIES", "EXPECTS", "Expectation", "FAMILIES", "FAMILY_ORDER", "Family", "Perturbed",
+           "TEXTATTACK_FAMILIES", "expectations", "family_names", "family_problem", "parse_expectations",
            "perturb_examples"]

@@ -86,8 +86,8 @@ class TaskSpec:
     aliases: tuple[str, ...] = ()
     source: Optional[str] = None  # the YAML file
     sha256: Optional[str] = None  # of the YAML file's bytes (part of every cell's fingerprint)
-    #: directional tests: family -> perturbations.Expectation (the ``expectations`` key; built-in tasks: see
-    #: perturbations/builtin_expectations.yaml, kept apart so that their files and fingerprints stay as they were)
+    #: directional tests: family -> expectations.Expectation (the ``expectations`` key; built-in tasks: see
+    #: tasks/expectations.yaml, kept apart so that their files and fingerprints stay as they were)
     expectations: dict = field(default_factory=dict)
 
     @property
@@ -323,7 +323,7 @@ def parse_task(data: Any, path: Path) -> TaskSpec:
     if glue is not None:
         glue_dir, layout, split_files = _glue_layout(path, glue, name, text_keys, regression)
     aliases = _strings(path, "aliases", data["aliases"]) if data.get("aliases") else ()
-    from ..perturbations import parse_expectations
+    from .expectations import parse_expectations
 
     expectations = parse_expectations(data.get("expectations"), str(path), label_names, text_keys)
     raw = path.read_bytes()

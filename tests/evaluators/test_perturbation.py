@@ -461,3 +461,22 @@ ROWS_P = [
 @pytest.mark.parametrize("row", ROWS_P, ids=[r.id for r in ROWS_P])
 def test_bad_perturbation_input_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch):
     test_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{negate: {expect: sadder}}", "expectations.negate.expect: 'sadder': expected one of confidence-not-up"),
+    ("{negate: {expect: label-not-kept, label: happy}}", "expectations.negate.label: 'happy' is not a label"),
+    ("{negate: {expect: confidence-not-up, fields: [title]}}", "expectations.negate.fields: ['title']"),
+    ("{typo: {expect: confidence-not-up}}", "expectations.typo: not a directional perturbation family"),
+    ("{negate: {expect: confidence-not-up, tolerance: 2}}", "expectations.negate.tolerance: 2"),
+])
+def test_a_task_files_expectations_are_checked(tmp_path, entry, message):
+    from robustbench_match.tasks import parse_task, read_yaml
+
+    (tmp_path / "dev.csv").write_text("review,label\na,bad\n")
+    path = tmp_path / "t.yaml"
+    path.write_text("task: t\ntext_fields: [review]\nlabel_names: [bad, good]\ndata_files: {validation: dev.csv}\n"
+                    f"expectations: {entry}\n")
+    with pytest.raises(RBMError, match=re.escape(message)) as err:
+        parse_task(read_yaml(path), path)
+    assert str(path) in str(err.value)
