@@ -6,7 +6,7 @@ without counting as more models); n, † and bold as every table (:class:`~robus
 What a family column shows is chosen by ``rbm table --perturbation-metric``: ``flip_rate`` (default: the share of
 changed rows whose prediction changed; label-free), ``drop`` (the task's main metric, clean − perturbed, over
 all rows) or ``perturbed`` (the main metric on the perturbed set). A directional family shows its violation rate
-under ``flip_rate``. A family that changed no row of a model's input shows "no change" — never a flip rate of 0.
+under ``flip_rate``; a regression task (no flips) shows the drop. A family that changed no row of a model's input shows "no change" — never a flip rate of 0.
 """
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ def _family_table(records: list[dict], eval_set: str, task: str, baseline: Optio
     from ...perturbations import FAMILY_ORDER
 
     spec = get_task(task)
+    if spec.is_regression and what == "flip_rate":
+        what = "drop"  # a score has no flips: a regression task's columns show the drop (records: mean_abs_change)
     families = [f for f in FAMILY_ORDER if any(family_of(r) == f for r in records)]
     rows = sorted({r["model"] for r in records})
     base = pick_baseline(rows, baseline)
