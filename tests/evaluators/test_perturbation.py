@@ -18,8 +18,8 @@ from cli_helpers import rbm
 from paths import DATA_DIR
 from robustbench_match.errors import RBMError
 from robustbench_match.perturbations import FAMILIES, FAMILY_ORDER, perturb_examples
-from test_hardening import Row, checkpoints, env, test_hostile_invocation_is_one_line_and_changes_nothing, \
-    tiny_root  # noqa: F401 - fixtures and the row runner of the hardening rounds
+from test_hardening import Row, checkpoints, env, tiny_root  # noqa: F401 - fixtures of the hardening rounds
+from test_hardening import test_hostile_invocation_is_one_line_and_changes_nothing as hostile_row  # not collected here
 
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "glue" / "SST-2").is_dir(), reason=f"no shared data at {DATA_DIR}")
 SEEDED = [f for f in FAMILY_ORDER if FAMILIES.get(f).seeded]
@@ -258,7 +258,6 @@ def perturbation_run(tmp_path_factory, request, nltk_ready):
 
     checkpoint = os.environ.get("RBM_TEST_SST2_CHECKPOINT") or request.getfixturevalue("sst2_checkpoint")
     out = tmp_path_factory.mktemp("perturbation-run")
-    capsys = request.getfixturevalue("capsys") if False else None
     from robustbench_match.cli import main
 
     code = main(["run", "perturbation", "--tasks", "sst2", "--checkpoint", f"sst2/minilm={checkpoint}",
@@ -460,7 +459,7 @@ ROWS_P = [
 
 @pytest.mark.parametrize("row", ROWS_P, ids=[r.id for r in ROWS_P])
 def test_bad_perturbation_input_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch):
-    test_hostile_invocation_is_one_line_and_changes_nothing(row, env, checkpoints, capsys, monkeypatch)
+    hostile_row(row, env, checkpoints, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize("entry, message", [
