@@ -93,6 +93,7 @@ class HFCheckpoint:
     _label_info: dict = field(default_factory=dict, repr=False)
     _card: Optional[dict] = field(default=None, repr=False)
     _checked: set = field(default_factory=set, repr=False)  # tasks whose labels were checked at plan time
+    _padding: Optional[str] = field(default=None, repr=False)  # how a tokenizer without a pad token was padded
 
     @property
     def card(self) -> dict:
@@ -134,7 +135,17 @@ class HFCheckpoint:
                 from .inference import check_fp16_range
 
                 check_fp16_range(self._model, f"checkpoint {self.name} ({self.path})")
+            self._pad()
         return self._model, self._tokenizer
+
+    def _pad(self) -> None:
+        """A decoder tokenizer without a pad token gets one (``inference.ensure_padding``), said once here and
+        kept for the record's provenance."""
+        from .inference import ensure_padding
+
+        self._padding = ensure_padding(self._model, self._tokenizer, f"checkpoint {self.name} ({self.path})")
+        if self._padding:
+            log.info("checkpoint %s: %s", self.name, self._padding)
 
     def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
         """Outputs and ``id2label`` against the task, from a local ``config.json`` (no weights loaded);
@@ -201,6 +212,7 @@ class HFCheckpoint:
         revision = getattr(getattr(self._model, "config", None), "_commit_hash", None)  # a hub checkpoint's sha
         return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
                 "base_model": card.get("base_model"), "labels": self._label_info,
+                **({"padding": self._padding} if self._padding else {}),
                 **({"revision": revision} if revision and not Path(self.path).exists() else {})}
 
 
@@ -404,6 +416,7 @@ class PeftCheckpoint(HFCheckpoint):
         self._model = model.merge_and_unload() if self.merge else model
         tok_source = self.path if any((Path(self.path) / f).is_file() for f in TOKENIZER_FILES) else base
         self._tokenizer = AutoTokenizer.from_pretrained(tok_source, trust_remote_code=False)
+        self._pad()
         return self._model, self._tokenizer
 
     def digest(self) -> dict:
@@ -414,7 +427,8 @@ class PeftCheckpoint(HFCheckpoint):
         cfg = self.adapter_config()
         return {"kind": "peft", "path": self.path, "base_model": self.base, "peft_type": cfg.get("peft_type"),
                 "r": cfg.get("r"), "merged": self.merge, "method": self.card.get("method"),
-                "card_seed": self.card.get("seed"), "labels": self._label_info}
+                "card_seed": self.card.get("seed"), "labels": self._label_info,
+                **({"padding": self._padding} if self._padding else {})}
 
 
 def _peft_version() -> str:
@@ -441,8 +455,15 @@ class InMemoryModel(HFCheckpoint):
         self._model, self._tokenizer = model, tokenizer
         self._card = {}
         self._digest: Optional[dict] = None
+        self._prepared = False
 
     def load(self):
+        if not self._prepared:  # pad a copy of the tokenizer: the caller's stays as it was
+            import copy
+
+            self._tokenizer = copy.deepcopy(self._tokenizer)
+            self._pad()  # (a decoder's config gets the pad id, as saving it with a padded tokenizer would)
+            self._prepared = True
         return self._model, self._tokenizer
 
     def check(self, task: TaskSpec, ref: "EvalSetRef", examples: Callable[[], Examples]) -> None:
@@ -461,7 +482,8 @@ class InMemoryModel(HFCheckpoint):
         return self._digest
 
     def describe(self) -> dict:
-        return {"kind": "memory", "path": None, "class": type(self._model).__name__, "labels": self._label_info}
+        return {"kind": "memory", "path": None, "class": type(self._model).__name__, "labels": self._label_info,
+                **({"padding": self._padding} if self._padding else {})}
 
 
 class CallablePredictor:

@@ -94,6 +94,42 @@ def autocast_context(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def ensure_padding(model, tokenizer, where: str) -> Optional[str]:
+    """Give a tokenizer without a pad token one, as the transformers docs advise for decoder classifiers (Llama,
+    Qwen, Mistral, GPT-2 ship none): the model config's ``pad_token_id`` when it names one, else the EOS token.
+    The config gets the same id (a ``*ForSequenceClassification`` head pools the last token that is not padding,
+    found by that id; without it a batch larger than one fails), and padding goes on the right, where a causal
+    model never attends to it, so a row's logits do not depend on its batch. Returns what was done (for the log
+    and the record's provenance), or None for a tokenizer that has its own pad token."""
+    note = None
+    if tokenizer.pad_token_id is None:
+        config_pad = getattr(model.config, "pad_token_id", None)
+        if isinstance(config_pad, int) and 0 <= config_pad < len(tokenizer):
+            tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config_pad)
+            note = f"pad token = the model config's pad_token_id {config_pad} ({tokenizer.pad_token!r})"
+        elif tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+            note = f"pad token = the EOS token {tokenizer.eos_token!r} (id {tokenizer.pad_token_id})"
+        else:
+            raise CheckpointError(f"{where}: its tokenizer has no pad token, and neither the model config "
+                                  f"(pad_token_id) nor the tokenizer (eos_token) names one to pad with; set "
+                                  f"tokenizer.pad_token and save it with the checkpoint")
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model.config, "is_decoder", False) or not getattr(model.config, "is_encoder_decoder", False) and \
+            model.config.model_type in DECODER_TYPES:
+        if tokenizer.padding_side != "right":
+            note = (note + "; " if note else "") + f"padding side {tokenizer.padding_side} → right"
+            tokenizer.padding_side = "right"
+    return note
+
+
+#: model types whose sequence-classification head pools the last non-pad token (a causal decoder)
+DECODER_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
+                           "gemma2", "gemma3_text", "gpt2", "gpt_neo", "gpt_neox", "gptj", "phi", "phi3", "falcon",
+                           "opt", "bloom", "olmo", "olmo2", "stablelm", "starcoder2", "mpt", "persimmon"})
+
+
 TOKENIZE_CHUNK = 10_000  # a set larger than this is tokenised in chunks, with a progress line per ~10 %
 
 

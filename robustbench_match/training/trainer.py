@@ -29,7 +29,7 @@ from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
 from ..data import Examples, load_train
 from ..errors import RBMError
-from ..inference import autocast_context, check_max_length, resolve_device, resolve_precision, tokenize
+from ..inference import autocast_context, check_max_length, ensure_padding, resolve_device, resolve_precision, tokenize
 from ..models import describe_base_model, resolve_base_model
 from ..tasks import TaskSpec, get_task
 from .config import TrainConfig
@@ -165,6 +165,9 @@ def load_model(cfg: TrainConfig, task: TaskSpec, device: torch.device):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RBMError(f"base model {base}: cannot load as a sequence classifier ({first})") from None
     check_max_length(cfg.max_length, getattr(model.config, "max_position_embeddings", None), f"base model {base}")
+    padding = ensure_padding(model, tokenizer, f"base model {base}")  # saved with the export: scored the same way
+    if padding:
+        log.info("base model %s: %s", base, padding)
     fresh = set(info.get("missing_keys", ()))
     pretrained = {n for n, _ in model.named_parameters() if n not in fresh}
     return tokenizer, model.to(device), base, pretrained

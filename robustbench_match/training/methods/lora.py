@@ -10,7 +10,9 @@ pooler was never trained: bias 0, weight sd 0.009, a random tanh projection); fo
 (:func:`head_modules`). The committed LoRA rows from before this (issue 35) trained the classifier only.
 
 Defaults are the paper's RoBERTa-base GLUE setting (Table 9 and the authors' ``examples/NLU`` scripts):
-r = 8, α = 8, adapters on the attention query and value projections, no LoRA dropout. The paper trains
+r = 8, α = 8, adapters on the attention query and value projections, no LoRA dropout. The projections are
+found by peft's own per-architecture mapping (``--lora-target auto``: BERT/RoBERTa ``query,value``; Llama,
+Qwen2, Mistral ``q_proj,v_proj``; GPT-2 ``c_attn``), so a decoder base works without naming its layers. The paper trains
 with a much larger learning rate than full fine-tuning (4e-4–5e-4 with batch 16, warm-up 0.06): pass it
 with ``--lr``; the trainer's default (2e-5) is full fine-tuning's and leaves LoRA barely moving.
 
@@ -56,6 +58,21 @@ def head_modules(model) -> list[str]:
     return heads
 
 
+def target_modules(model, given: str) -> list[str]:
+    """The layers to adapt: the names given, or for ``auto`` peft's own per-architecture default
+    (``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING``, keyed by the config's ``model_type``)."""
+    if given.strip().lower() != "auto":
+        return [t.strip() for t in given.split(",") if t.strip()]
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+    config = getattr(model, "config", None) or next((m.config for m in model.modules() if hasattr(m, "config")), None)
+    kind = getattr(config, "model_type", None)
+    if kind not in DEFAULTS:
+        raise RBMError(f"method lora: peft has no default target modules for model type {kind!r}; name the layers "
+                       f"to adapt with --lora-target (e.g. its attention projections: q_proj,v_proj)")
+    return list(DEFAULTS[kind])
+
+
 def check_rank(model, targets: list[str], rank: int) -> None:
     """r at most the smallest side of every adapted layer: beyond it B·A is no longer low-rank (more
     parameters than the layer itself, nothing LoRA's paper studied) — ``--lora-r 100000`` is a typo."""
@@ -76,8 +93,9 @@ class LoRA(Method):
               lambda v: v > 0, "a number > 0"),
         Param("lora_dropout", 0.0, float, "dropout on the LoRA input (paper's GLUE runs: none)",
               lambda v: 0 <= v < 1, "in [0, 1)"),
-        Param("lora_target", "query,value", str, "comma-separated names of the linear layers to adapt "
-              "(paper: query,value)", lambda v: bool([t for t in v.split(",") if t.strip()]), "layer names"),
+        Param("lora_target", "auto", str, "comma-separated names of the linear layers to adapt; auto: peft's "
+              "default for the architecture (BERT: query,value as the paper; Llama/Qwen2/Mistral: q_proj,v_proj; "
+              "GPT-2: c_attn)", lambda v: bool([t for t in v.split(",") if t.strip()]), "layer names or auto"),
         Param("merge", False, flag, "export the merged weights as a plain transformers folder instead of the adapter"),
     )
     setup_order = 1  # after the methods that add layers, so those layers train in full beside the adapter
@@ -89,7 +107,8 @@ class LoRA(Method):
 
         model = ctx.model
         fresh = {id(p) for n, p in model.named_parameters() if n not in ctx.pretrained_names}
-        targets = [t.strip() for t in self.hparams["lora_target"].split(",") if t.strip()]
+        targets = target_modules(model, self.hparams["lora_target"])
+        self.targets = targets
         self.composed = any(type(m).__module__.startswith("robustbench_match") for m in model.modules())
         self.heads = head_modules(model)
         config = LoraConfig(r=self.hparams["lora_r"], lora_alpha=self.hparams["lora_alpha"],
@@ -119,4 +138,5 @@ class LoRA(Method):
         return self.peft
 
     def describe(self) -> dict:
-        return {**self.hparams, "head_modules": getattr(self, "heads", None), **getattr(self, "trainable", {})}
+        return {**self.hparams, "target_modules": getattr(self, "targets", None),
+                "head_modules": getattr(self, "heads", None), **getattr(self, "trainable", {})}

@@ -38,6 +38,12 @@ logits are the classifier's bias, as the formula implies (no NaN: nothing is ren
 ``ablation_mask=pre-softmax`` is the earlier form: the excluded logits are set to −inf before the
 softmax, the diagonal always kept, so every row stays a convex combination.
 
+Causal decoders (Llama, Qwen2, Mistral, GPT-2 heads; an extension of the paper, not its method): their
+``score`` layer runs at every position and the model keeps the last non-pad one, so the representation is that
+token's last hidden state through ``dense`` (:class:`LastTokenHead`) — the decoder analogue of [CLS] + dense
+— whatever ``representation`` says. Their ``score`` has no bias, so ``dense`` has none either and the export
+folds into a stock bias-free ``score`` (no ε trick: there is no tanh in the way).
+
 ``dense-head`` is the control: the same dense layer, representation, initialisation and export
 with M = I, so that Match-Tuning minus ``dense-head`` isolates the matching from the new head.
 """
@@ -140,11 +146,15 @@ class MatchedLinear(nn.Module):
 
     @torch.no_grad()
     def folded(self, scale: float = 1.0) -> nn.Linear:
-        """head∘dense as one linear layer whose weight is divided by ``scale`` (exact up to rounding)."""
+        """head∘dense as one linear layer whose weight is divided by ``scale`` (exact up to rounding); without a
+        bias when neither layer has one (a decoder's bias-free ``score``, which a stock model loads as such)."""
         weight, bias = self.folded64()
-        out = nn.Linear(weight.shape[1], weight.shape[0], bias=True, device=weight.device, dtype=self.head.weight.dtype)
+        has_bias = self.head.bias is not None or self.dense.bias is not None
+        out = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias, device=weight.device,
+                        dtype=self.head.weight.dtype)
         out.weight.copy_(weight / scale)
-        out.bias.copy_(bias)
+        if has_bias:
+            out.bias.copy_(bias)
         return out
 
 
@@ -164,6 +174,44 @@ class ClsMatchedHead(nn.Module):
 
     def forward(self, features: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.matched(features[:, 0])
+
+
+class LastTokenHead(nn.Module):
+    """Stands in for a causal decoder's ``score`` layer during training (Llama, Qwen2, GPT-2 heads apply it at every
+    position and keep the last non-pad one): the decoder analogue of the authors' [CLS] + dense — an extension of
+    the paper, not its method. The matching runs over the batch's last non-pad hidden states (found by the
+    model's own rule from ``input_ids``, set per batch by :meth:`MatchTuning.on_batch`); every other position
+    gets ``head(dense(h))``, which the model discards. In eval mode it is ``head∘dense`` at every position, so the
+    export folds into a stock ``score`` layer."""
+
+    def __init__(self, matched: MatchedLinear) -> None:
+        super().__init__()
+        self.matched = matched
+        self.last: torch.Tensor | None = None  # per row of the batch: the position the model pools
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        m = self.matched
+        rep = m.dense(hidden)
+        out = m.head(rep)
+        if self.training and m.mode != "identity" and hidden.dim() == 3 and self.last is not None:
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            pooled = rep[rows, self.last]
+            out = out.index_put((rows, self.last), m.head(m.matching(pooled) @ pooled))
+        return out
+
+
+def last_non_pad(input_ids: torch.Tensor, pad_token_id: int | None) -> torch.Tensor:
+    """The position a transformers decoder classifier pools: the rightmost token that is not padding."""
+    if pad_token_id is None:
+        return torch.full((input_ids.shape[0],), input_ids.shape[1] - 1, device=input_ids.device)
+    non_pad = (input_ids != pad_token_id).int()
+    return (torch.arange(input_ids.shape[1], device=input_ids.device) * non_pad).argmax(-1)
+
+
+def is_decoder_head(model: nn.Module) -> bool:
+    from ...inference import DECODER_TYPES
+
+    return getattr(model.config, "model_type", None) in DECODER_TYPES
 
 
 @torch.no_grad()
@@ -288,6 +336,9 @@ class MatchTuning(Method):
         super().__init__(**hparams)
         self.module: MatchedLinear | None = None
         self.site: ClsDenseSite | None = None
+        self.last_token: LastTokenHead | None = None
+        self.decoder = False
+        self.pad_token_id: int | None = None
         self.head_name = ""
         self._warned = False
 
@@ -300,18 +351,29 @@ class MatchTuning(Method):
         model = ctx.model
         self.head_name = find_head_linear(model)
         head = model.get_submodule(self.head_name)
-        if self.hparams["representation"] == "cls-dense":
+        self.decoder = is_decoder_head(model)
+        if self.decoder:  # every representation is the last non-pad hidden state there (the score layer's input)
+            log.info("match-tuning: %s is a causal decoder: the representation is the last non-pad token's hidden "
+                     "state through dense (the decoder analogue of [CLS] + dense; an extension of the paper)",
+                     type(model).__name__)
+            self.pad_token_id = model.config.pad_token_id
+        elif self.hparams["representation"] == "cls-dense":
             self.site = ClsDenseSite(model, self.head_name)
         hidden = head.in_features
-        dense = nn.Linear(hidden, hidden, device=head.weight.device, dtype=head.weight.dtype)
+        dense = nn.Linear(hidden, hidden, bias=head.bias is not None or not self.decoder, device=head.weight.device,
+                          dtype=head.weight.dtype)  # a bias-free score keeps a bias-free dense: it folds into it
         if self.hparams.get("dense_init", "normal") == "normal":
             with torch.no_grad():  # the model's own initialisation, as for any new head layer
                 dense.weight.normal_(0.0, getattr(model.config, "initializer_range", 0.02))
-                dense.bias.zero_()
+                if dense.bias is not None:
+                    dense.bias.zero_()
         self.module = MatchedLinear(head, dense, self.hparams.get("temperature", 1.0), self.mode,
                                     self.hparams.get("ablation_mask", "post-softmax"))
         if self.site is not None:
             self.site.install(model, self.module)
+        elif self.decoder:
+            self.last_token = LastTokenHead(self.module)
+            set_submodule(model, self.head_name, self.last_token)
         else:
             set_submodule(model, self.head_name, self.module)
 
@@ -319,6 +381,11 @@ class MatchTuning(Method):
         assert self.module is not None
         self.module.labels = batch.get("labels")
         self.module.stats = None
+        if getattr(self, "last_token", None) is not None:
+            if batch.get("input_ids") is None:
+                raise RBMError(f"{self.name} on a decoder needs input_ids in the batch (it finds the pooled, last "
+                               f"non-pad token from them); it does not compose with embedding-space methods there")
+            self.last_token.last = last_non_pad(batch["input_ids"], self.pad_token_id)
 
     def step_metrics(self) -> dict[str, float]:
         stats = self.module.stats if self.module is not None else None
@@ -361,7 +428,7 @@ class MatchTuning(Method):
         if self.site is not None:
             if self.module in list(model.modules()):
                 self.site.restore(model, *self.module.folded64())
-        elif isinstance(model.get_submodule(self.head_name), MatchedLinear):
+        elif isinstance(model.get_submodule(self.head_name), (MatchedLinear, LastTokenHead)):
             set_submodule(model, self.head_name, self.module.folded())
         return model
 
