@@ -188,3 +188,25 @@ def test_vanilla_and_lora_learn_sst2_on_a_small_decoder(decoders, tmp_path):
                              max_train_examples=1000, **common))
     adapted = (open_checkpoint("l", lora, device="cpu").predict(dev) == dev.labels).mean()
     assert fresh < 0.55 and adapted > 0.65, (fresh, adapted)
+
+
+def test_the_python_api_scores_an_in_memory_decoder_and_leaves_its_tokenizer_alone(decoders):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from robustbench_match.api import evaluate
+
+    model = AutoModelForSequenceClassification.from_pretrained(decoders["qwen2"])
+    tokenizer = AutoTokenizer.from_pretrained(decoders["qwen2"])
+    result = evaluate((model, tokenizer), "glue-dev", tasks=["sst2"], data_dir=str(DATA_DIR), limit=32, name="sst2/q")
+    assert result.records[0]["n_examples"] == 32 and "EOS" in result.records[0]["checkpoint"]["padding"]
+    assert tokenizer.pad_token is None  # the caller's tokenizer: a copy was padded
+
+
+@pytest.mark.parametrize("suite, extra", [("advglue", []), ("perturbation", ["--set", "families=[typo, negate]",
+                                                                             "--limit", "40"])])
+def test_robustness_suites_run_on_a_decoder(suite, extra, decoders, tmp_path, capsys):
+    code, _, err = rbm(["run", suite, "--tasks", "sst2", "--checkpoint", f"sst2/llama={decoders['llama']}",
+                        "--data-dir", DATA_DIR, "--output", tmp_path / "run", "--format", "none", *extra], capsys)
+    assert code == 0, err
+    records = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert records and all(r["checkpoint"].get("padding") for r in records)
