@@ -124,6 +124,20 @@ def ensure_padding(model, tokenizer, where: str) -> Optional[str]:
     return note
 
 
+def is_decoder_head(model) -> bool:
+    """A causal decoder classifier: its ``score`` layer runs at every position and the last non-pad one is kept."""
+    return getattr(getattr(model, "config", None), "model_type", None) in DECODER_TYPES
+
+
+def last_non_pad(input_ids: torch.Tensor, pad_token_id: Optional[int]) -> torch.Tensor:
+    """The position a transformers decoder classifier pools: the rightmost token that is not padding (its own
+    rule; without a pad id, the last position)."""
+    if pad_token_id is None:
+        return torch.full((input_ids.shape[0],), input_ids.shape[1] - 1, device=input_ids.device)
+    non_pad = (input_ids != pad_token_id).int()
+    return (torch.arange(input_ids.shape[1], device=input_ids.device) * non_pad).argmax(-1)
+
+
 #: model types whose sequence-classification head pools the last non-pad token (a causal decoder)
 DECODER_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
                            "gemma2", "gemma3_text", "gpt2", "gpt_neo", "gpt_neox", "gptj", "phi", "phi3", "falcon",

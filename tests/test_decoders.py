@@ -210,3 +210,38 @@ def test_robustness_suites_run_on_a_decoder(suite, extra, decoders, tmp_path, ca
     assert code == 0, err
     records = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert records and all(r["checkpoint"].get("padding") for r in records)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_embedding_space_methods_pool_the_last_real_token_of_a_decoder(kind, decoders):
+    """FreeLB / SMART / R3F call the model on perturbed embeddings, where a transformers decoder head cannot see the
+    padding and pools the last position; the trainer's forward pools the last non-pad token instead: with an
+    unperturbed embedding it equals the model's own logits on a right-padded batch of mixed lengths."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from robustbench_match.inference import ensure_padding
+    from robustbench_match.training.trainer import TrainContext
+
+    model = AutoModelForSequenceClassification.from_pretrained(decoders[kind]).eval()
+    tokenizer = AutoTokenizer.from_pretrained(decoders[kind])
+    ensure_padding(model, tokenizer, kind)
+    batch = dict(tokenizer(["a fine film", "it is a long , dull and thoroughly tiresome movie about nothing", "good"],
+                           padding=True, return_tensors="pt"))
+    ctx = TrainContext.__new__(TrainContext)
+    ctx.model, ctx.wrapped, ctx.device, ctx.precision = model, None, torch.device("cpu"), "fp32"
+    with torch.no_grad():
+        plain = model(**batch).logits
+        embedded = ctx.forward(batch, inputs_embeds=model.get_input_embeddings()(batch["input_ids"]))
+    assert torch.allclose(plain, embedded, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["freelb", "smart", "r3f", "match-tuning+freelb"])
+def test_embedding_space_methods_train_a_decoder(method, decoders, tmp_path):
+    from robustbench_match.training import TrainConfig, train
+
+    out = train(TrainConfig(method=method, task="sst2", seed=1, output=str(tmp_path / "m"), model=str(decoders["llama"]),
+                            data_dir=str(DATA_DIR), epochs=1, max_steps=2, batch_size=8, lr=1e-3, max_length=32,
+                            max_train_examples=32))
+    log = [json.loads(x) for x in (Path(out) / "training_log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and all(np.isfinite(x["loss"]) for x in log)

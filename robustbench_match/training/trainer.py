@@ -29,7 +29,8 @@ from ..checkpoints import check_no_remote_code, looks_local
 from ..conditions.base import training_pool
 from ..data import Examples, load_train
 from ..errors import RBMError
-from ..inference import autocast_context, check_max_length, ensure_padding, resolve_device, resolve_precision, tokenize
+from ..inference import (autocast_context, check_max_length, ensure_padding, is_decoder_head, last_non_pad,
+                         resolve_device, resolve_precision, tokenize)
 from ..models import describe_base_model, resolve_base_model
 from ..tasks import TaskSpec, get_task
 from .config import TrainConfig
@@ -118,11 +119,31 @@ class TrainContext:
     def forward(self, batch: dict[str, torch.Tensor], inputs_embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Logits of the (possibly method-modified) model, under the run's autocast."""
         inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        if inputs_embeds is not None and is_decoder_head(self.model):
+            return self._decoder_forward(batch, inputs_embeds)
         if inputs_embeds is not None:
             inputs.pop("input_ids")
             inputs["inputs_embeds"] = inputs_embeds
         with autocast_context(self.device, self.precision):
             return (self.wrapped or self.model)(**inputs).logits
+
+    def _decoder_forward(self, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor) -> torch.Tensor:
+        """A decoder classifier on perturbed embeddings (FreeLB, SMART, R3F): given ``inputs_embeds`` a transformers
+        decoder head cannot find the padding and pools the last position — a pad token for every shorter row of
+        the batch. So the body and the ``score`` layer run here and the pooled token is found from the batch's
+        ``input_ids`` by the head's own rule, exactly as the model does without perturbation."""
+        model = self.model
+        score = getattr(model, "score", None)
+        if self.wrapped is not None or score is None:
+            raise RBMError(f"an embedding-space method on {type(model).__name__}: supported on a single process with a "
+                           f"`score` head (Llama, Qwen2, Mistral, GPT-2 classifiers); use vanilla or lora here")
+        body = getattr(model, model.base_model_prefix)
+        with autocast_context(self.device, self.precision):
+            extra = {k: batch[k] for k in ("attention_mask", "token_type_ids") if k in batch}  # GPT-2 embeds token types
+            hidden = body(inputs_embeds=inputs_embeds, **extra).last_hidden_state
+            logits = score(hidden)
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        return logits[rows, last_non_pad(batch["input_ids"], model.config.pad_token_id)]
 
     def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.task.is_regression:

@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from ...errors import RBMError
+from ...inference import is_decoder_head, last_non_pad
 from .base import Method, Param
 
 log = logging.getLogger(__name__)
@@ -198,20 +199,6 @@ class LastTokenHead(nn.Module):
             pooled = rep[rows, self.last]
             out = out.index_put((rows, self.last), m.head(m.matching(pooled) @ pooled))
         return out
-
-
-def last_non_pad(input_ids: torch.Tensor, pad_token_id: int | None) -> torch.Tensor:
-    """The position a transformers decoder classifier pools: the rightmost token that is not padding."""
-    if pad_token_id is None:
-        return torch.full((input_ids.shape[0],), input_ids.shape[1] - 1, device=input_ids.device)
-    non_pad = (input_ids != pad_token_id).int()
-    return (torch.arange(input_ids.shape[1], device=input_ids.device) * non_pad).argmax(-1)
-
-
-def is_decoder_head(model: nn.Module) -> bool:
-    from ...inference import DECODER_TYPES
-
-    return getattr(model.config, "model_type", None) in DECODER_TYPES
 
 
 @torch.no_grad()

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import RBMError
+from ...inference import is_decoder_head
 from .base import MAX_NOISE_SCALE, Method, Param
 
 
@@ -70,14 +71,23 @@ def normalise(grad: torch.Tensor, norm: str, epsilon: float) -> torch.Tensor:
     return grad / (grad.abs().max(-1, keepdim=True)[0] + epsilon)
 
 
+def embedding_layer(model: torch.nn.Module) -> torch.nn.Module:
+    """The layer whose output SMART perturbs: BERT-style ``base_model.embeddings`` (word + position + type,
+    LayerNorm, dropout); a decoder without one (Llama, Qwen2, GPT-2) perturbs its input token embeddings, and the
+    model still sees ``input_ids`` — so its head still finds the last non-pad token to pool."""
+    embeddings = getattr(model.base_model, "embeddings", None)
+    if embeddings is None and is_decoder_head(model):
+        embeddings = model.get_input_embeddings()
+    if embeddings is None:
+        raise RBMError(f"method smart: {type(model).__name__} has no base_model.embeddings to perturb")
+    return embeddings
+
+
 @contextlib.contextmanager
 def embedding_output(model: torch.nn.Module, value: torch.Tensor):
     """Replace the output of the model's embedding layer (word + position + type, LayerNorm, dropout) by
     ``value`` for the forwards inside the block — the official ``fwd_type=2`` forward from ``embed + noise``."""
-    embeddings = getattr(model.base_model, "embeddings", None)
-    if embeddings is None:
-        raise RBMError(f"method smart: {type(model).__name__} has no base_model.embeddings to perturb")
-    handle = embeddings.register_forward_hook(lambda module, args, output: value)
+    handle = embedding_layer(model).register_forward_hook(lambda module, args, output: value)
     try:
         yield
     finally:
@@ -139,8 +149,11 @@ class SMART(Method):
 
     def smoothness(self, ctx, batch, logits) -> torch.Tensor:
         """The official ``SmartPerturbation.forward``: noise, K normalised ascent steps, the symmetric term."""
-        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids")}
-        embed = ctx.model.base_model.embeddings(**inputs)
+        layer = embedding_layer(ctx.model)
+        if layer is getattr(ctx.model.base_model, "embeddings", None):  # BERT-style: word + position + type
+            embed = layer(**{k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids")})
+        else:  # a decoder's token embeddings
+            embed = layer(batch["input_ids"])
         noise = (torch.randn_like(embed) * self.hparams["noise_var"]).requires_grad_()
         for _ in range(self.hparams["adv_k"]):
             with embedding_output(ctx.model, embed + noise):
