@@ -245,3 +245,18 @@ def test_embedding_space_methods_train_a_decoder(method, decoders, tmp_path):
                             max_train_examples=32))
     log = [json.loads(x) for x in (Path(out) / "training_log.jsonl").read_text().splitlines()]
     assert len(log) == 2 and all(np.isfinite(x["loss"]) for x in log)
+
+
+def test_a_training_time_suite_trains_a_decoder_base(decoders, tmp_path, capsys):
+    code, _, err = rbm(["run", "label-noise", "--tasks", "sst2", "--methods", "vanilla", "--seeds", "1", "--data-dir",
+                        DATA_DIR, "--output", tmp_path / "run", "--format", "none", "--limit", "40",
+                        "--set", "ratios=[0.1]", "--set", f"train.model={decoders['gpt2']}", "--set", "train.epochs=1",
+                        "--set", "train.max_train_examples=64", "--set", "train.max_length=32"], capsys)
+    assert code == 0, err
+    records = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert {r["condition"] for r in records} >= {"noise-10"}
+    folder = next((tmp_path / "run").rglob("rbm_card.json")).parent
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "gpt2"
+    # the export carries its pad token: it is scored with the padding it was trained with, nothing to infer
+    assert json.loads((folder / "config.json").read_text())["pad_token_id"] == 0
+    assert json.loads((folder / "special_tokens_map.json").read_text())["pad_token"] == "<|endoftext|>"
