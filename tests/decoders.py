@@ -46,7 +46,8 @@ def decoder_config(kind: str, vocab_size: int, num_labels: int = 2, label_names=
                       eos_token_id=0, **labels)
 
 
-def save_decoder(folder: Path, kind: str, seed: int = 0, tokenizer_folder: Path | None = None) -> Path:
+def save_decoder(folder: Path, kind: str, seed: int = 0, tokenizer_folder: Path | None = None, num_labels: int = 2,
+                 label_names=("negative", "positive")) -> Path:
     """A randomly initialised ``kind`` sequence classifier (seeded) and the BPE tokenizer, as a model folder."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -56,7 +57,7 @@ def save_decoder(folder: Path, kind: str, seed: int = 0, tokenizer_folder: Path 
     if tokenizer_folder:
         tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(decoder_config(kind, len(tokenizer)))
+    model = AutoModelForSequenceClassification.from_config(decoder_config(kind, len(tokenizer), num_labels, label_names))
     assert model.config.pad_token_id is None
     model.save_pretrained(folder, safe_serialization=True)
     return folder

@@ -32,6 +32,9 @@ def decoders(tmp_path_factory) -> dict[str, Path]:
         cfg["id2label"], cfg["label2id"] = {"0": "entailment", "1": "not_entailment"}, {"entailment": 0, "not_entailment": 1}
         (rte / "config.json").write_text(json.dumps(cfg))
         out[f"{kind}-rte"] = rte
+    mnli = save_decoder(root / "llama-mnli", "llama", seed=3, tokenizer_folder=root / "tokenizer", num_labels=3,
+                        label_names=("entailment", "neutral", "contradiction"))
+    out["llama-mnli"] = mnli
     out["tokenizer"] = root / "tokenizer"
     return out
 
@@ -203,9 +206,13 @@ def test_the_python_api_scores_an_in_memory_decoder_and_leaves_its_tokenizer_alo
 
 
 @pytest.mark.parametrize("suite, extra", [("advglue", []), ("perturbation", ["--set", "families=[typo, negate]",
-                                                                             "--limit", "40"])])
-def test_robustness_suites_run_on_a_decoder(suite, extra, decoders, tmp_path, capsys):
-    code, _, err = rbm(["run", suite, "--tasks", "sst2", "--checkpoint", f"sst2/llama={decoders['llama']}",
+                                                                             "--limit", "40"]),
+                                          ("textattack", ["--recipe", "deepwordbug", "--num-examples", "3"]),
+                                          ("mnli-negation", ["--limit", "300"])])
+def test_robustness_suites_run_on_a_decoder(suite, extra, decoders, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RBM_OFFLINE", "1")
+    task, folder = ("mnli", decoders["llama-mnli"]) if suite == "mnli-negation" else ("sst2", decoders["llama"])
+    code, _, err = rbm(["run", suite, "--tasks", task, "--checkpoint", f"{task}/llama={folder}",
                         "--data-dir", DATA_DIR, "--output", tmp_path / "run", "--format", "none", *extra], capsys)
     assert code == 0, err
     records = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
