@@ -54,13 +54,15 @@ def main(run_dir: str) -> None:
         sig = [x for x in m if x["drop_p"] < 0.05]
         changed = np.mean([x["n_changed"] for x in m])
         flip = f"{np.nanmean(flips):.2f}" if np.isfinite(flips).any() else "no change"
-        label = f"{f} (DIR: violation %)" if rs[0]["details"]["test"] == "DIR" else f
-        print(f"| {label} | {changed:.0f} | {fmt(drops.mean())} [{fmt(drops.min())}, {fmt(drops.max())}] | {flip} | "
+        if rs[0]["details"]["test"] == "DIR":  # negation may invert the gold label: a drop against it means nothing
+            print(f"| {f} (DIR: violation %) | {changed:.0f} | n/a (the original labels need not hold) | {flip} | n/a |")
+            continue
+        print(f"| {f} | {changed:.0f} | {fmt(drops.mean())} [{fmt(drops.min())}, {fmt(drops.max())}] | {flip} | "
               f"{len(sig)} of {len(m)} ({sum(x['drop'] > 0 for x in sig)} / {sum(x['drop'] < 0 for x in sig)}) |")
     rows, ps = [], []
     for f in fam:
         is_dir = next(r for r in records if (r.get("details") or {}).get("family") == f)["details"]["test"] == "DIR"
-        for metric in ("violation_rate" if is_dir else "flip_rate", "drop"):
+        for metric in (("violation_rate",) if is_dir else ("flip_rate", "drop")):
             values = per_seed(records, f, metric)
             base = values.get("vanilla", {})
             for m in methods:

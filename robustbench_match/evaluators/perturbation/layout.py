@@ -95,7 +95,8 @@ def _family_table(records: list[dict], eval_set: str, task: str, baseline: Optio
     what_text = {"flip_rate": "flip % = share of the rows whose model input the family changed where the prediction "
                               "changed (lower is more robust); a DIR family shows the share of its checked rows that "
                               "violate the task's expectation",
-                 "drop": f"drop = clean − perturbed {spec.main_metric} ×100 over all rows (lower is more robust)",
+                 "drop": f"drop = clean − perturbed {spec.main_metric} ×100 over all rows (lower is more robust; a DIR "
+                         f"family's drop is against the original labels, which its change may invert)",
                  "perturbed": f"{spec.main_metric} ×100 on the perturbed set"}[what]
     note = (f"Perturbation families on {', '.join(map(str, n))} rows of {eval_set_display(spec, eval_set)}; "
             f"{what_text}; clean = the same rows unperturbed. Each training seed's value is the mean over its "
