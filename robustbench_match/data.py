@@ -305,14 +305,9 @@ def _labels_from_column(spec: TaskSpec, values: list, where) -> np.ndarray:
             raise DataError(f"{where(bad)}: {spec.label_field} {values[bad]!r} is not a number") from None
         _check_label_range(spec, labels, where)
         return labels
-    out = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values):
-        k = spec.label_index(v)
-        if k is None:
-            raise DataError(f"{where(i)}: {spec.label_field} {v!r} is not a label of task {spec.name} "
-                            f"(expected {spec.expected_labels()}; an unlabelled test split cannot be scored)")
-        out[i] = k
-    return out
+    return spec.label_ids(values, lambda i, v: DataError(
+        f"{where(i)}: {spec.label_field} {v!r} is not a label of task {spec.name} (expected {spec.expected_labels()}; "
+        f"an unlabelled test split cannot be scored)"))
 
 
 def _is_number(value) -> bool:

@@ -90,14 +90,8 @@ class CallablePredictor:
                 raise CheckpointError(f"{where}: {out.shape[1]} logits per input, task {task.name} has "
                                       f"{task.num_labels} labels ({', '.join(task.label_names)})")
             return out.argmax(axis=1)
-        ids = np.empty(len(out), dtype=np.int64)
-        for i, v in enumerate(out.tolist()):
-            k = task.label_index(v, normalize_label)
-            if k is None:
-                raise CheckpointError(f"{where}: output {v!r} is not a label of {task.name} (expected "
-                                      f"{task.expected_labels()})")
-            ids[i] = k
-        return ids
+        return task.label_ids(out.tolist(), lambda i, v: CheckpointError(
+            f"{where}: output {v!r} is not a label of {task.name} (expected {task.expected_labels()})"), normalize_label)
 
     def digest(self) -> dict:
         return {"kind": "callable", "name": getattr(self.fn, "__qualname__", repr(self.fn))}

@@ -208,14 +208,13 @@ class PredictionsFile:
                 raise CheckpointError(f"predictions file {self.path}: {key!r}[{bad[0]}] = {values[bad[0]]!r} is not a "
                                       f"finite number in float32's range ({len(bad)} such values); {task.name} scores must be finite")
             return scores.astype(np.float32)
-        out = np.empty(len(values), dtype=np.int64)
-        for i, v in enumerate(values):
-            k = task.label_index(v, normalize_label) if not isinstance(v, float) else None  # 1.0 is no label id
-            if k is None:
-                raise CheckpointError(f"predictions file {self.path}: {key!r}[{i}] = {v!r} is not a label of "
-                                      f"{task.name} (expected {task.expected_labels()})")
-            out[i] = k
-        return out
+        def refuse(i: int, v) -> CheckpointError:
+            return CheckpointError(f"predictions file {self.path}: {key!r}[{i}] = {v!r} is not a label of {task.name} "
+                                   f"(expected {task.expected_labels()})")
+
+        # a float (1.0) is no label id in a JSON file: it is refused where it stands, as any other non-label
+        return task.label_ids([None if isinstance(v, float) else v for v in values],
+                              lambda i, v: refuse(i, values[i]), normalize_label)
 
     def describe(self) -> dict:
         return {"kind": "predictions", "path": self.path}

@@ -139,6 +139,18 @@ class TaskSpec:
             return next((i for i, n in enumerate(names) if _INTEGER.fullmatch(n.strip()) and int(n) == k), None)
         return k if 0 <= k < len(names) else None
 
+    def label_ids(self, values: Sequence[Any], refuse: Callable[[int, Any], Exception],
+                  normalize: Callable[[str], str] = str.strip) -> np.ndarray:
+        """:meth:`label_index` of every value; the first that is no label raises ``refuse(position, value)`` (each
+        reader — a data file, a predictions file, a callable — names its own source)."""
+        out = np.empty(len(values), dtype=np.int64)
+        for i, value in enumerate(values):
+            k = self.label_index(value, normalize)
+            if k is None:
+                raise refuse(i, value)
+            out[i] = k
+        return out
+
     def expected_labels(self) -> str:
         """What :meth:`label_index` accepts, for messages."""
         names = list(self.label_names or ())

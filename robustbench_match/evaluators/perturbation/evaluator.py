@@ -348,8 +348,8 @@ def dir_violations(expectation: dict, task, clean_pred: np.ndarray, pred: np.nda
     """(violation per row, rows the expectation applies to) among the changed rows."""
     if expectation["expect"] == "confidence-not-up":
         if clean_prob is None or prob is None:
-            raise RBMError(f"expectation confidence-not-up needs the model's probabilities: give a model or a callable "
-                           f"that returns logits (this one returns labels)")
+            raise RBMError("expectation confidence-not-up needs the model's probabilities: give a model or a callable "
+                           "that returns logits (this one returns labels)")
         top = clean_prob.argmax(axis=1)
         rise = prob[np.arange(len(top)), top] - clean_prob[np.arange(len(top)), top]
         return changed & (rise > expectation.get("tolerance", 0.0)), changed.copy()
