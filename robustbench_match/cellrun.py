@@ -41,6 +41,8 @@ def run_cell(suite: Suite, evaluator: Evaluator, cell: Cell, ctx: RunContext, st
     try:
         predictions_file = None
         if ctx.save_predictions and result.predictions is not None:
+            for rel, text in result.attachments.items():
+                store.save_attachment(rel, text)
             predictions_file = store.save_predictions(cell.slug, result.example_ids, result.predictions, result.labels,
                                                       result.columns)
         record = build_record(suite, evaluator, cell, result, ctx, seconds, predictions_file)

@@ -442,6 +442,16 @@ class ResultStore:
         return relative, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+    def save_attachment(self, relative: str, text: str) -> None:
+        """A file that predictions refer to (``perturbed/<sha256>.jsonl``), written once: its name is its content's
+        hash, so an existing one is the same file and is left as it is."""
+        from .inputs import inside
+
+        path = inside(self.dir, self.dir / relative, "a predictions attachment")
+        if not path.is_file():
+            atomic_write_text(path, text)
+
+
 class MemoryStore(ResultStore):
     """The store of ``evaluate(..., output=None)``: the same records, kept in memory (nothing is written)."""
 
@@ -449,6 +459,7 @@ class MemoryStore(ResultStore):
         super().__init__(directory)
         self._records: dict[str, dict] = {}
         self.predictions: dict[str, dict] = {}  # slug -> {idx, prediction, label}
+        self.attachments: dict[str, str] = {}  # relative path -> text (perturbed texts)
 
     def scan(self) -> tuple[list[dict], int]:
         return list(self._records.values()), len(self._records)
@@ -464,6 +475,9 @@ class MemoryStore(ResultStore):
 
     def publish(self, record: dict, slug: str) -> None:
         self.put(record)  # nothing on disk to survive a kill: the record is kept as it is
+
+    def save_attachment(self, relative: str, text: str) -> None:
+        self.attachments[relative] = text
 
     def save_predictions(self, slug: str, ids: np.ndarray, predictions: np.ndarray,
                          labels: Optional[np.ndarray], columns: Optional[dict[str, list]] = None) -> tuple[str, str]:

@@ -147,7 +147,17 @@ def check_attack(record: dict, folder: Path | None = None) -> list[str]:
             if abs(record["metrics"][k] - v) > TOLERANCE]
 
 
-def check_perturbation(record: dict, rows: list[dict], data_dir: str) -> list[str]:
+def perturbed_texts(record: dict, folder: Path | None) -> dict[int, str]:
+    """The perturbed texts a record names (``details.perturbed_texts``: a file shared by every checkpoint scored on
+    the same perturbation, checked against its sha256), by dev index; rows the family left alone are not in it."""
+    shared = record["details"]["perturbed_texts"]
+    raw = ((folder or HERE) / shared["file"]).read_bytes()
+    if hashlib.sha256(raw).hexdigest() != shared["sha256"]:
+        raise SystemExit(f"{shared['file']}: sha256 differs from the one record {record['key']} names")
+    return {r["idx"]: r["sentence"] for r in map(json.loads, raw.decode("utf-8").splitlines())}
+
+
+def check_perturbation(record: dict, rows: list[dict], data_dir: str, folder: Path | None = None) -> list[str]:
     """Perturbation cells: the perturbed and clean accuracies, the flip rate over the changed rows and the DIR
     violation rate from the saved columns, and every changed row's saved text differs from the raw dev text;
     MFT cells: the failure rate is the share of cases outside the expected label."""
@@ -170,7 +180,8 @@ def check_perturbation(record: dict, rows: list[dict], data_dir: str) -> list[st
             mine["violation_rate"] = float((rise[changed] > 0).mean()) if changed.any() else float("nan")
         raw = pd.read_csv(Path(data_dir) / "glue" / "SST-2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
                           keep_default_na=False)["sentence"].tolist()
-        same = sum(r["changed"] and r["text"]["sentence"] == raw[r["idx"]] for r in rows)
+        texts = perturbed_texts(record, folder)
+        same = sum(r["changed"] and texts.get(r["idx"], raw[r["idx"]]) == raw[r["idx"]] for r in rows)
         problems = [f"{same} rows counted as changed whose saved text equals the dev text"] if same else []
     tolerance = {"violation_rate": 2e-6}  # confidences are saved rounded to 6 decimals
     for name, value in mine.items():
@@ -193,7 +204,7 @@ def check_record(record: dict, data_dir: str, folder: Path | None = None) -> tup
             return [f"perturbation records are re-scored for sst2 only (got {record['task']})"], 0
         if not record["details"].get("mft") and len(rows) != len(glue_gold(data_dir, "sst2")):
             return [f"{len(rows)} predictions for {len(glue_gold(data_dir, 'sst2'))} dev examples"], 0
-        problems = check_perturbation(record, rows, data_dir)
+        problems = check_perturbation(record, rows, data_dir, folder)
         if not record["details"].get("mft"):
             gold = glue_gold(data_dir, "sst2")
             wrong = int(sum(abs(gold[r["idx"]] - r["label"]) > 1e-6 for r in rows))

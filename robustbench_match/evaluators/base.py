@@ -155,6 +155,9 @@ class CellResult:
     #: judged on its clean eval set (an MFT test expects one label of every case; a perturbation that makes a
     #: model one-sided is a finding about robustness, not a one-class model)
     guard: Optional[tuple] = None
+    #: files the cell's predictions refer to, written beside them under the run folder with --save-predictions
+    #: (relative path → text); content-addressed names let cells share one (the perturbed texts of a family)
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 class Evaluator:

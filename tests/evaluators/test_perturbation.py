@@ -270,7 +270,21 @@ def perturbation_run(tmp_path_factory, request, nltk_ready):
 
 
 def _rows(out: Path, record: dict) -> list[dict]:
-    return [json.loads(l) for l in (out / record["predictions_file"]).read_text().splitlines()]
+    """The cell's saved predictions, each with the text the model saw (``text``): the perturbed one from the shared
+    file the record names (checked against its sha256), else the dev set's own."""
+    import hashlib
+
+    from robustbench_match.data import load_split
+
+    rows = [json.loads(l) for l in (out / record["predictions_file"]).read_text().splitlines()]
+    shared = record["details"].get("perturbed_texts")
+    if shared is None:
+        return rows
+    raw = (out / shared["file"]).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == shared["sha256"]
+    changed = {r["idx"]: r["sentence"] for r in map(json.loads, raw.decode().splitlines())}
+    dev = dict(zip(*(lambda d: (d.idx.tolist(), d.text_a))(load_split("sst2", "validation", str(DATA_DIR)))))
+    return [{**r, "text": {"sentence": changed.get(r["idx"], dev[r["idx"]])}} for r in rows]
 
 
 def test_strip_punct_equals_a_batch_of_one_evaluation_of_the_saved_texts(perturbation_run):

@@ -190,8 +190,9 @@ class PerturbationEvaluator(Evaluator):
         shown = violations if violations is not None else flipped
         details["failures"] = failure_examples(clean, perturbed.examples, clean_pred, pred, np.flatnonzero(shown),
                                                int(cell.params.get("max_failures", 5)))
-        columns = {"clean_prediction": clean_pred.tolist(), "changed": changed.tolist(),
-                   "text": [{k: perturbed.examples.texts[k][i] for k in perturbed.fields} for i in range(len(clean))]}
+        columns = {"clean_prediction": clean_pred.tolist(), "changed": changed.tolist()}
+        texts_file, texts = perturbed_texts_file(clean, perturbed)
+        details["perturbed_texts"] = texts_file
         if prob is not None and expectation and expectation["expect"] == "confidence-not-up":
             top = clean_prob.argmax(axis=1)
             columns["clean_confidence"] = clean_prob[np.arange(len(top)), top].round(6).tolist()
@@ -199,7 +200,8 @@ class PerturbationEvaluator(Evaluator):
         return CellResult(metrics=metrics, main_metric=task.main_metric, n_examples=len(clean),
                           data_source=perturbed.examples.source, data_sha256=perturbed.examples.sha256,
                           predictions=pred, example_ids=clean.idx, labels=clean.labels, details=details,
-                          columns=columns, guard=(clean.labels, clean_pred, task.main_metric))
+                          columns=columns, guard=(clean.labels, clean_pred, task.main_metric),
+                          attachments={texts_file["file"]: texts})
 
     def _outputs(self, cell: Cell, examples: Examples, cache: bool = True) -> tuple[np.ndarray, Optional[np.ndarray]]:
         key = (id(cell.checkpoint), examples.sha256)
@@ -356,6 +358,24 @@ def dir_violations(expectation: dict, task, clean_pred: np.ndarray, pred: np.nda
     label = task.label_names.index(expectation["label"])
     checked = changed & (clean_pred == label)
     return checked & (pred == label), checked
+
+
+def perturbed_texts_file(clean: Examples, perturbed) -> tuple[dict, str]:
+    """The perturbed texts of the rows the family changed, as one JSON line each (``idx`` and the changed fields),
+    named by their sha256: every checkpoint scored on the same perturbation shares one file, and a record names it
+    (``details.perturbed_texts``) so that its predictions can be re-scored from the texts the model saw."""
+    import hashlib
+
+    from ...results import dumps
+
+    lines = []
+    for i in np.flatnonzero(perturbed.changed):
+        row = {"idx": int(clean.idx[i])}
+        row.update({k: perturbed.examples.texts[k][i] for k in perturbed.fields if perturbed.examples.texts[k][i] != clean.texts[k][i]})
+        lines.append(dumps(row))
+    text = "".join(line + "\n" for line in lines)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"file": f"perturbed/{sha[:20]}.jsonl", "sha256": sha, "rows": len(lines)}, text
 
 
 def failure_examples(clean: Examples, perturbed: Examples, clean_pred: np.ndarray, pred: np.ndarray,
