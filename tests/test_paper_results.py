@@ -77,6 +77,12 @@ def test_a_wrong_gold_label_and_a_missing_file_are_reported(rescore, data_dir, t
     assert problems and "missing" in problems[0]
 
 
+def test_a_tampered_perturbation_record_is_reported(rescore, data_dir, tmp_path):
+    record = next(r for r in records() if r["evaluator"] == "perturbation" and r["metrics"].get("n_changed", 0) > 800)
+    problems, _ = rescore.check_record(tampered(rescore, record, tmp_path, 0, "clean_prediction"), data_dir)
+    assert any("clean_accuracy" in p for p in problems) and any("flip_rate" in p for p in problems)
+
+
 def test_per_task_temperature_suite_differs_from_the_grid_only_in_t():
     """pm-glue-pertask-t is a copy of pm-glue's training settings with another T: a drift in any other
     setting (lr, epochs, rows, batches) would make its Table 1 row a different budget, not a different T."""

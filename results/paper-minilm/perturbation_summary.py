@@ -61,6 +61,8 @@ def main(run_dir: str) -> None:
               f"{len(sig)} of {len(m)} ({sum(x['drop'] > 0 for x in sig)} / {sum(x['drop'] < 0 for x in sig)}) |")
     rows, ps = [], []
     for f in fam:
+        if all(r["metrics"].get("n_changed", 0) == 0 for r in records if (r.get("details") or {}).get("family") == f):
+            continue  # changed no model input (case, for an uncased tokenizer): nothing to compare
         is_dir = next(r for r in records if (r.get("details") or {}).get("family") == f)["details"]["test"] == "DIR"
         for metric in (("violation_rate",) if is_dir else ("flip_rate", "drop")):
             values = per_seed(records, f, metric)
@@ -84,7 +86,7 @@ def main(run_dir: str) -> None:
     print("| family | metric | method | vanilla | method | Δ [95 % t-interval] | p (n) | Holm |")
     print("|---|---|---|---|---|---|---|---|")
     for (f, metric, m, b, a, d, low, high, test), adj in zip(rows, adjusted):
-        print(f"| {f} | {metric} | {m} | {b:.2f} | {a:.2f} | {fmt(d)} [{fmt(low)}, {fmt(high)}] | "
+        print(f"| {f} | {metric} | {m} | {fmt(b).lstrip('+')} | {fmt(a).lstrip('+')} | {fmt(d)} [{fmt(low)}, {fmt(high)}] | "
               f"{test.p_value:.3g} ({test.n}) | {adj:.3g} |")
     mft = [r for r in records if (r.get("details") or {}).get("mft")]
     if mft:

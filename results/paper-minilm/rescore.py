@@ -147,6 +147,12 @@ def check_attack(record: dict, folder: Path | None = None) -> list[str]:
             if abs(record["metrics"][k] - v) > TOLERANCE]
 
 
+@lru_cache(maxsize=None)
+def sst2_dev_sentences(data_dir: str) -> list[str]:
+    return pd.read_csv(Path(data_dir) / "glue" / "SST-2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
+                       keep_default_na=False)["sentence"].tolist()
+
+
 def perturbed_texts(record: dict, folder: Path | None) -> dict[int, str]:
     """The perturbed texts a record names (``details.perturbed_texts``: a file shared by every checkpoint scored on
     the same perturbation, checked against its sha256), by dev index; rows the family left alone are not in it."""
@@ -178,8 +184,7 @@ def check_perturbation(record: dict, rows: list[dict], data_dir: str, folder: Pa
         if "confidence" in rows[0]:
             rise = np.array([r["confidence"] - r["clean_confidence"] for r in rows])
             mine["violation_rate"] = float((rise[changed] > 0).mean()) if changed.any() else float("nan")
-        raw = pd.read_csv(Path(data_dir) / "glue" / "SST-2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
-                          keep_default_na=False)["sentence"].tolist()
+        raw = sst2_dev_sentences(data_dir)
         texts = perturbed_texts(record, folder)
         same = sum(r["changed"] and texts.get(r["idx"], raw[r["idx"]]) == raw[r["idx"]] for r in rows)
         problems = [f"{same} rows counted as changed whose saved text equals the dev text"] if same else []
@@ -204,7 +209,8 @@ def check_record(record: dict, data_dir: str, folder: Path | None = None) -> tup
             return [f"perturbation records are re-scored for sst2 only (got {record['task']})"], 0
         if not record["details"].get("mft") and len(rows) != len(glue_gold(data_dir, "sst2")):
             return [f"{len(rows)} predictions for {len(glue_gold(data_dir, 'sst2'))} dev examples"], 0
-        problems = check_perturbation(record, rows, data_dir, folder)
+        run = folder or next((p.parent for p in path.parents if p.name == "predictions"), HERE)
+        problems = check_perturbation(record, rows, data_dir, run)
         if not record["details"].get("mft"):
             gold = glue_gold(data_dir, "sst2")
             wrong = int(sum(abs(gold[r["idx"]] - r["label"]) > 1e-6 for r in rows))

@@ -170,15 +170,7 @@ class PerturbationEvaluator(Evaluator):
             if prob is not None and sub_prob is not None:
                 prob[rows] = sub_prob
         metrics = perturbation_metrics(task, clean.labels, clean_pred, pred, changed)
-        details = {"family": cell.params["family"], "test": FAMILIES.get(cell.params["family"]).test,
-                   "perturbation_seed": cell.params["perturbation_seed"], "settings": cell.params["settings"],
-                   "fields": cell.params["fields"], "changed_by": changed_by,
-                   "n_text_changed": int(perturbed.changed.sum()), "source": FAMILIES.get(cell.params["family"]).source,
-                   "clean_data_sha256": clean.sha256, "guard_on": "clean eval set"}
-        if cell.params["family"] == "synonym":
-            from ...perturbations.lexical import pos_aware
-
-            details["pos_aware"] = pos_aware()
+        details = _cell_details(cell.params, clean, perturbed, changed_by)
         violations = None
         expectation = cell.params.get("expectation")
         if expectation:
@@ -256,6 +248,20 @@ class PerturbationEvaluator(Evaluator):
 
 
 # ---------------------------------------------------------------------------- helpers
+def _cell_details(params: dict, clean: Examples, perturbed, changed_by: str) -> dict:
+    """What a perturbation record says about how it was made (family, seed, settings, what changed and how)."""
+    family = FAMILIES.get(params["family"])
+    details = {"family": family.name, "test": family.test, "perturbation_seed": params["perturbation_seed"],
+               "settings": params["settings"], "fields": params["fields"], "changed_by": changed_by,
+               "n_text_changed": int(perturbed.changed.sum()), "source": family.source,
+               "clean_data_sha256": clean.sha256, "guard_on": "clean eval set"}
+    if family.name == "synonym":
+        from ...perturbations.lexical import pos_aware
+
+        details["pos_aware"] = pos_aware()
+    return details
+
+
 def _require_wordnet() -> None:
     """The synonym family's nltk data (WordNet, stopwords; the tagger only makes it POS-aware): present, fetched
     once when online, else one line."""
