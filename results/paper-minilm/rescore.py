@@ -157,7 +157,10 @@ def perturbed_texts(record: dict, folder: Path | None) -> dict[int, str]:
     """The perturbed texts a record names (``details.perturbed_texts``: a file shared by every checkpoint scored on
     the same perturbation, checked against its sha256), by dev index; rows the family left alone are not in it."""
     shared = record["details"]["perturbed_texts"]
-    raw = ((folder or HERE) / shared["file"]).read_bytes()
+    path = (folder or HERE) / shared["file"]
+    if not path.is_file():  # the record read without its run folder: the file is named by its content's hash
+        path = next(iter(sorted(HERE.rglob(Path(shared["file"]).name))), path)
+    raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != shared["sha256"]:
         raise SystemExit(f"{shared['file']}: sha256 differs from the one record {record['key']} names")
     return {r["idx"]: r["sentence"] for r in map(json.loads, raw.decode("utf-8").splitlines())}
