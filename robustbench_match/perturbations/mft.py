@@ -37,6 +37,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(title|upper))?\}")
 _KEYS = {"mft", "description", "tasks", "max_cases", "lexicons", "tests"}
 _TEST_KEYS = {"name", "template", "label", "description"}
 MAX_CASES = 200
+MAX_CASES_LIMIT = 100_000  # cases per test: more is no test of a capability, only a long wait
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,9 @@ def load_mft(path: Path, data: Any = None) -> MFTFile:
     if len(widths) != 1:
         raise RBMError(f"{where}: tasks: mixes single-text and sentence-pair tasks (one kind per file)")
     max_cases = data.get("max_cases", MAX_CASES)
-    if isinstance(max_cases, bool) or not isinstance(max_cases, int) or max_cases < 1:
-        raise RBMError(f"{where}: max_cases: {max_cases!r}: expected a whole number >= 1")
+    if isinstance(max_cases, bool) or not isinstance(max_cases, int) or not 1 <= max_cases <= MAX_CASES_LIMIT:
+        raise RBMError(f"{where}: max_cases: {max_cases!r}: expected a whole number from 1 to {MAX_CASES_LIMIT:,} "
+                       f"(cases per test; a larger template is sampled)")
     lexicons = _lexicons(data.get("lexicons"), where)
     raw_tests = data.get("tests")
     if not isinstance(raw_tests, list) or not raw_tests:

@@ -228,6 +228,7 @@ def test_mft_expansion_is_seeded_and_fills_a_placeholder_once(tmp_path):
     (("tasks: [sst2]", "tasks: [stsb]"), "a regression task"),
     (("tasks: [sst2]", "tasks: [nope]"), "unknown task 'nope'"),
     (("max_cases: 5", "max_cases: 0"), "max_cases: 0"),
+    (("max_cases: 5", "max_cases: 1000000000"), "max_cases: 1000000000: expected a whole number from 1 to 100,000"),
     (("    label: positive\n", ""), "test 'plain': label: expected a label name"),
 ])
 def test_mft_file_errors_name_the_file_and_the_test(tmp_path, change, message):
