@@ -1,7 +1,7 @@
 """Issue 36's numbers from the stored perturbation records (no model is run): per family, what every checkpoint
 loses (McNemar per cell) and how each method's flip rate (DIR: violation rate) and drop differ from vanilla's,
 paired by training seed (each seed's value the mean over its perturbation seeds) — mean Δ ×100, 95 % t-interval,
-exact sign-flip p with n, Holm over the page's comparisons; then the MFT failure rates. Usage: RUN_DIR."""
+exact sign-flip p with n, Holm over the page's comparisons; then the MFT failure rates. Usage: RUN_DIR..."""
 from __future__ import annotations
 
 import sys
@@ -31,8 +31,8 @@ def fmt(x, digits=2):
     return "NaN" if not np.isfinite(x) else f"{x:+.{digits}f}".replace("-", "−")
 
 
-def main(run_dir: str) -> None:
-    records = load_records([run_dir])
+def main(run_dirs: list[str]) -> None:
+    records = load_records(run_dirs)
     fam = [f for f in FAMILY_ORDER if any((r.get("details") or {}).get("family") == f for r in records)]
     methods = [m for m in METHODS if any(r["model"] == m for r in records)] + \
         sorted({r["model"] for r in records} - set(METHODS))
@@ -105,4 +105,4 @@ def main(run_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])
