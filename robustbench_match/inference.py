@@ -116,11 +116,9 @@ def ensure_padding(model, tokenizer, where: str) -> Optional[str]:
                                   f"tokenizer.pad_token and save it with the checkpoint")
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    if getattr(model.config, "is_decoder", False) or not getattr(model.config, "is_encoder_decoder", False) and \
-            model.config.model_type in DECODER_TYPES:
-        if tokenizer.padding_side != "right":
-            note = (note + "; " if note else "") + f"padding side {tokenizer.padding_side} → right"
-            tokenizer.padding_side = "right"
+    if is_decoder_head(model) and tokenizer.padding_side != "right":
+        note = (note + "; " if note else "") + f"padding side {tokenizer.padding_side} → right"
+        tokenizer.padding_side = "right"
     return note
 
 

@@ -267,3 +267,22 @@ def test_a_training_time_suite_trains_a_decoder_base(decoders, tmp_path, capsys)
     # the export carries its pad token: it is scored with the padding it was trained with, nothing to infer
     assert json.loads((folder / "config.json").read_text())["pad_token_id"] == 0
     assert json.loads((folder / "special_tokens_map.json").read_text())["pad_token"] == "<|endoftext|>"
+
+
+def test_a_left_padding_tokenizer_is_scored_with_right_padding(decoders, tmp_path):
+    """Released decoder tokenizers often pad on the left (for generation); a classifier without position ids from
+    the mask would then see shifted positions in a batch. Scoring pads right, says so, and stays batch-invariant."""
+    import shutil
+
+    from robustbench_match.checkpoints import open_checkpoint
+    from robustbench_match.data import load_split
+
+    folder = tmp_path / "left"
+    shutil.copytree(decoders["llama"], folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "padding_side": "left"}))
+    rows = load_split("sst2", "validation", str(DATA_DIR)).subset(np.arange(100))
+    many = open_checkpoint("l", str(folder), batch_size=32, device="cpu")
+    one = open_checkpoint("l", str(folder), batch_size=1, device="cpu").logits(rows)
+    assert np.abs(many.logits(rows) - one).max() < 1e-5
+    assert many.describe()["padding"].endswith("padding side left → right")
