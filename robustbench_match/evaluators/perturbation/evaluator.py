@@ -44,6 +44,7 @@ class PerturbationEvaluator(Evaluator):
     def __init__(self) -> None:
         self._clean: dict[tuple, tuple] = {}  # (checkpoint, examples sha) -> clean outputs, reused by every family
         self._perturbed: dict[tuple, object] = {}
+        self._loaded: dict[tuple, object] = {}  # clean eval sets and MFT files, read once per process
 
     # ------------------------------------------------------------------ planning
     def plan(self, suite, ctx: RunContext) -> list[Cell]:
@@ -123,7 +124,18 @@ class PerturbationEvaluator(Evaluator):
         return self._perturbed_set(cell, ctx).examples
 
     def _clean_examples(self, cell: Cell, ctx: RunContext) -> Examples:
-        return super().examples(cell, ctx)
+        """The clean eval set (every family of a checkpoint scores the same one: read once)."""
+        key = ("clean", cell.task, cell.eval_set, cell.eval_ref)
+        if key not in self._loaded:
+            self._loaded[key] = super().examples(cell, ctx)
+        return self._loaded[key]
+
+    def _mft(self, name: str, ctx: RunContext):
+        from ...perturbations.mft import mft_files
+
+        if ("mft",) not in self._loaded:
+            self._loaded[("mft",)] = mft_files(ctx.include)
+        return self._loaded[("mft",)][name]
 
     def _perturbed_set(self, cell: Cell, ctx: RunContext):
         clean = self._clean_examples(cell, ctx)
@@ -135,9 +147,9 @@ class PerturbationEvaluator(Evaluator):
         return self._perturbed[key]
 
     def _mft_examples(self, cell: Cell, ctx: RunContext) -> Examples:
-        from ...perturbations.mft import expand, mft_files
+        from ...perturbations.mft import expand
 
-        mft = mft_files(ctx.include)[cell.params["mft"]]
+        mft = self._mft(cell.params["mft"], ctx)
         task = get_task(cell.task)
         texts: dict[str, list[str]] = {k: [] for k in task.text_keys}
         labels, tests = [], []
@@ -210,9 +222,7 @@ class PerturbationEvaluator(Evaluator):
         cases = self._mft_examples(cell, ctx)
         task = cases.task
         pred, _ = predict_with_probabilities(cell.checkpoint, cases)
-        from ...perturbations.mft import mft_files
-
-        mft = mft_files(ctx.include)[cell.params["mft"]]
+        mft = self._mft(cell.params["mft"], ctx)
         test_of = np.asarray(cases.extra["test"])
         passed = np.zeros(len(cases), dtype=bool)
         tests = []

@@ -8,12 +8,6 @@ from ...errors import RBMError
 from ..params import SuiteParams
 
 
-def _all_families() -> tuple[str, ...]:
-    from ...perturbations import FAMILY_ORDER
-
-    return tuple(FAMILY_ORDER)
-
-
 @dataclass(frozen=True)
 class PerturbationParams(SuiteParams):
     _evaluator = "perturbation"
