@@ -32,6 +32,9 @@ UNPAIRED = "unpaired"
 DAGGER_NOTE = (f"{DAGGER} a degenerate model among the seeds: ≥ {DEGENERATE_SHARE * 100:g} % of its predictions in "
                "one class (regression: a near-constant output); such a value, and any Avg, Δ or p computed from it, "
                "is never bold or ranked")
+SEEN = "‡"
+SEEN_NOTE = (f"{SEEN} not held out: the method trained on this kind of edit (its augmentation recipe or the attack "
+             f"in its training loop makes the same transformations; card field seen_in_training)")
 BOLD_NOTE = (f"Bold: the best value of a column among non-degenerate rows, only where it beats the next one with "
              f"p < {ALPHA:g} (exact paired sign-flip test over the seeds both share); otherwise nothing is bold")
 NAN_NOTE = ("NaN: the stored metric is undefined for that seed; a mean over the other seeds says "
@@ -238,6 +241,7 @@ class TableBuilder:
         self._text: dict[tuple[str, str], _Text] = {}
         self._rank: dict[str, tuple[bool, dict[str, Cell]]] = {}
         self._tests: list[PairedTest] = []
+        self._seen: set[tuple[str, str]] = set()
         self.majority: dict[str, Optional[float]] = {}
 
     # -- filling
@@ -250,6 +254,10 @@ class TableBuilder:
     def put(self, row: str, col: str, text: str, n: Optional[int] = None, degenerate: bool = False) -> None:
         """A derived value (Avg with an arrow, Δ, a CI) shown as given; ``†`` added when ``degenerate``."""
         self._text[(row, col)] = _Text(text, n, degenerate)
+
+    def seen(self, row: str, col: str) -> None:
+        """Mark ``row``'s value in ``col`` ``‡``: the method trained on that family's / attack's edits."""
+        self._seen.add((row, col))
 
     def rank(self, col: str, row: str, cell: Cell, higher_is_better: bool = True) -> None:
         """Let ``row``'s ``cell`` compete for bold in ``col`` (its seeds pair it with the runner-up)."""
@@ -296,10 +304,15 @@ class TableBuilder:
         for (row, col), t in self._text.items():
             text = t.text + (f" (n={t.n})" if t.n is not None and t.n != usual else "")
             shown[(row, col)] = text + (DAGGER if t.degenerate and not text.endswith(DAGGER) else "")
+        marked = {key for key in self._seen if key in shown}
+        for key in marked:
+            shown[key] += SEEN
         frame = pd.DataFrame([[shown.get((r, c), "–") for c in self.columns] for r in self.rows], index=self.rows,
                              columns=self.columns, dtype=object)
         bold = self._bold()
         notes = [note] if note else []
+        if marked:
+            notes.append(SEEN_NOTE)
         if usual is not None:
             notes.append(f"Seeds: n = {usual} per value"
                          + (" unless it says (n=k)" if self._n_varies(usual) else ""))
@@ -361,6 +374,12 @@ def group_records(records: list[dict], key: Callable[[dict], Hashable]) -> dict[
     for r in records:
         out.setdefault(key(r), []).append(r)
     return out
+
+
+def seen_in_training(record: dict, kind: str, name: str) -> bool:
+    """Whether the record's checkpoint trained on ``name``'s edits (kind: ``families`` or ``attacks``)."""
+    seen = (record.get("checkpoint") or {}).get("seen_in_training") or {}
+    return isinstance(seen, dict) and name in (seen.get(kind) or [])
 
 
 def row_label(record: dict) -> str:

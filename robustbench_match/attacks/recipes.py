@@ -20,6 +20,8 @@ from .resources import RESOURCES, lm_dir, local_model_path, missing_resources
 USE = ("python:tensorflow_hub", "tfhub:google/universal-sentence-encoder/3")
 EMBEDDINGS = ("textattack:word_embeddings/paragramcf",)
 POS = ("nltk:averaged_perceptron_tagger_eng", "nltk:universal_tagset")
+CHARACTER = ("typo", "ocr")  # character swaps, substitutions, deletions, insertions
+SYNONYM = ("synonym",)  # synonym swaps (WordNet, counter-fitted embeddings, HowNet)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class RecipeSpec:
     target: str
     resources: tuple[str, ...]
     paper: str
+    #: perturbation families (``rbm perturbations``) whose edits this recipe's transformations also make: a model
+    #: adversarially trained with it has seen them, and the tables mark those columns
+    families: tuple[str, ...] = ()
 
     @property
     def nltk(self) -> tuple[str, ...]:
@@ -47,35 +52,37 @@ class RecipeSpec:
 RECIPES: Registry[RecipeSpec] = Registry("attack recipe")
 
 
-def _add(name: str, cls: str, paper: str, *resources: str, aliases: tuple[str, ...] = ()) -> None:
-    spec = RecipeSpec(name, f"textattack.attack_recipes:{cls}", ("nltk:stopwords", *resources), paper)
+def _add(name: str, cls: str, paper: str, *resources: str, aliases: tuple[str, ...] = (),
+         families: tuple[str, ...] = ()) -> None:
+    spec = RecipeSpec(name, f"textattack.attack_recipes:{cls}", ("nltk:stopwords", *resources), paper, families)
     unknown = [r for r in spec.resources if r not in RESOURCES]
     if unknown:
         raise ValueError(f"recipe {name}: unknown resources {unknown}")
     RECIPES.register(name, spec, aliases=aliases)
 
 
-_add("deepwordbug", "DeepWordBugGao2018", "Gao et al. 2018")
-_add("pruthi", "Pruthi2019", "Pruthi et al. 2019")
+_add("deepwordbug", "DeepWordBugGao2018", "Gao et al. 2018", families=CHARACTER)
+_add("pruthi", "Pruthi2019", "Pruthi et al. 2019", families=CHARACTER)
 _add("input-reduction", "InputReductionFeng2018", "Feng et al. 2018")
-_add("pwws", "PWWSRen2019", "Ren et al. 2019", "nltk:wordnet")
-_add("leap", "LEAP2023", "Xiao et al. 2023", "nltk:wordnet")
-_add("textfooler", "TextFoolerJin2019", "Jin et al. 2019", *EMBEDDINGS, *POS, *USE)
+_add("pwws", "PWWSRen2019", "Ren et al. 2019", "nltk:wordnet", families=SYNONYM)
+_add("leap", "LEAP2023", "Xiao et al. 2023", "nltk:wordnet", families=SYNONYM)
+_add("textfooler", "TextFoolerJin2019", "Jin et al. 2019", *EMBEDDINGS, *POS, *USE, families=SYNONYM)
 _add("textbugger", "TextBuggerLi2018", "Li et al. 2018", *EMBEDDINGS, *USE,
-     "file:textattack/shared/intentional_homoglyphs.txt")
-_add("iga", "IGAWang2019", "Wang et al. 2019", *EMBEDDINGS)
+     "file:textattack/shared/intentional_homoglyphs.txt", families=CHARACTER + SYNONYM)
+_add("iga", "IGAWang2019", "Wang et al. 2019", *EMBEDDINGS, families=SYNONYM)
 _add("alzantot", "GeneticAlgorithmAlzantot2018", "Alzantot et al. 2018", *EMBEDDINGS, "python:tensorflow",
-     "textattack:constraints/semantics/language-models/alzantot-goog-lm")
+     "textattack:constraints/semantics/language-models/alzantot-goog-lm", families=SYNONYM)
 _add("faster-alzantot", "FasterGeneticAlgorithmJia2019", "Jia et al. 2019", *EMBEDDINGS,
-     "textattack:constraints/grammaticality/language-models/learning-to-write")
-_add("kuleshov", "Kuleshov2017", "Kuleshov et al. 2018", *EMBEDDINGS, "hf:gpt2")
-_add("hotflip", "HotFlipEbrahimi2017", "Ebrahimi et al. 2017", *EMBEDDINGS, *POS)
+     "textattack:constraints/grammaticality/language-models/learning-to-write", families=SYNONYM)
+_add("kuleshov", "Kuleshov2017", "Kuleshov et al. 2018", *EMBEDDINGS, "hf:gpt2", families=SYNONYM)
+_add("hotflip", "HotFlipEbrahimi2017", "Ebrahimi et al. 2017", *EMBEDDINGS, *POS, families=SYNONYM)
 _add("bae", "BAEGarg2019", "Garg & Ramakrishnan 2019", "hf:bert-base-uncased", *POS, *USE)
 _add("bert-attack", "BERTAttackLi2020", "Li et al. 2020", "hf:bert-base-uncased", *USE)
 _add("clare", "CLARE2020", "Li et al. 2020", "hf:distilroberta-base", *USE)
-_add("a2t", "A2TYoo2021", "Yoo & Qi 2021", *EMBEDDINGS, *POS, "hf:sentence-transformers/stsb-distilbert-base")
-_add("pso", "PSOZang2020", "Zang et al. 2020", "textattack:transformations/hownet")
-_add("checklist", "CheckList2020", "Ribeiro et al. 2020", "flair:flair/ner-english")
+_add("a2t", "A2TYoo2021", "Yoo & Qi 2021", *EMBEDDINGS, *POS, "hf:sentence-transformers/stsb-distilbert-base", families=SYNONYM)
+_add("pso", "PSOZang2020", "Zang et al. 2020", "textattack:transformations/hownet", families=SYNONYM)
+_add("checklist", "CheckList2020", "Ribeiro et al. 2020", "flair:flair/ner-english",
+     families=("names", "locations", "numbers", "contract", "expand"))
 
 
 def get_recipe(name: str) -> RecipeSpec:

@@ -27,7 +27,7 @@ _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 _LATEX_SYMBOLS = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "→": r"$\rightarrow$",
                   "Δ": r"$\Delta$", "–": "--", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
-                  "−": r"$-$", "<": r"$<$", ">": r"$>$", "†": r"$^\dagger$", "·": r"$\cdot$", "≈": r"$\approx$",
+                  "−": r"$-$", "<": r"$<$", ">": r"$>$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "·": r"$\cdot$", "≈": r"$\approx$",
                   "|": r"$|$", "\u00a0": "~"}
 _LATEX_MAP = {**_LATEX_SPECIAL, **_LATEX_SYMBOLS}
 _HYPHEN_MINUS = re.compile(r"(?<![\w.)\]])-(?=\d)")  # "-4.7" (a number), not "model-2" or "noise-10"

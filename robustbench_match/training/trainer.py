@@ -85,7 +85,24 @@ class Encoded:
         out["labels"] = self.labels[positions].to(device)
         if "group" in self.extra:
             out["group"] = torch.as_tensor([self.extra["group"][i] for i in positions], device=device)
+        if "weight" in self.extra:  # adversarial rows' loss weight (adv-train's alpha)
+            out["weight"] = torch.as_tensor([self.extra["weight"][i] for i in positions], dtype=torch.float32,
+                                            device=device)
         return out
+
+    def extended(self, tokenizer, rows: list[dict], max_length: int, weight: float) -> "Encoded":
+        """This set plus ``rows`` ({position, label, text_a[, text_b]}: new texts of existing rows), each new row
+        with loss weight ``weight`` and its source row's extra columns (group ids), the originals weight 1."""
+        text_b = [r["text_b"] for r in rows] if rows and "text_b" in rows[0] else None
+        enc = tokenize(tokenizer, [r["text_a"] for r in rows], text_b, max_length)
+        keys = list(self.features[0]) if self.features else list(enc.keys())
+        new = [{k: enc[k][i] for k in keys} for i in range(len(rows))]
+        labels = torch.as_tensor([r["label"] for r in rows], dtype=self.labels.dtype)
+        extra = {k: list(v) + [v[r["position"]] for r in rows] for k, v in self.extra.items() if k != "weight"}
+        extra["weight"] = list(self.extra.get("weight", [1.0] * len(self.features))) + [float(weight)] * len(rows)
+        return Encoded(self.features + new, torch.cat([self.labels, labels]),
+                       np.concatenate([self.lengths, np.asarray([len(f["input_ids"]) for f in new], dtype=self.lengths.dtype)]),
+                       extra)
 
 
 # -- context passed to the method hooks ------------------------------------------------------------
@@ -297,9 +314,8 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
     cfg.validate()
     task = get_task(cfg.task)
     method = build_method(cfg.method, cfg.method_args)
+    method.configure_run(cfg)
     method.check_task(task)
-    rank, world = distributed()
-    out, tmp = prepare_output(cfg.output, cfg.overwrite)
     examples = train_examples if train_examples is not None else load_train(task, cfg.data_dir)
     if examples.task.name != task.name:
         raise RBMError(f"train_examples are for task {examples.task.name}, the config says {task.name}")
@@ -308,11 +324,15 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
         examples = training_pool(examples, cfg.max_train_examples)
     if len(examples) == 0:
         raise RBMError(f"task {task.name}: no training examples")
+    method.check_data(examples)  # bad method settings: one line, before any folder exists
+    rank, world = distributed()
+    out, tmp = prepare_output(cfg.output, cfg.overwrite)
+    given = examples
     examples = method.prepare_data(examples)
     try:
         if rank == 0:
             tmp.mkdir(parents=True)
-        card = _run(cfg, task, method, examples, tmp, rank, world)
+        card = _run(cfg, task, method, examples, tmp, rank, world, given)
         if rank == 0:
             write_card(tmp, card)
             publish(tmp, out)
@@ -327,7 +347,8 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
     return str(out)
 
 
-def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path, rank: int, world: int) -> dict:
+def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path, rank: int, world: int,
+         given: Optional[Examples] = None) -> dict:
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
@@ -340,7 +361,9 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     data = Encoded.build(examples, tokenizer, cfg.max_length)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     per_epoch_rank = max(1, per_epoch // world)
-    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch_rank))
+    planned = method.planned_steps(len(examples), cfg.batch_size * world, cfg)
+    total = cfg.max_steps or planned or max(1, math.ceil(cfg.epochs * per_epoch_rank))
+    epoch_limit = method.epochs_of(cfg)  # adv-train counts whole epochs (its epochs differ in length)
     ctx = TrainContext(model, tokenizer, task, data, device, precision, cfg, pretrained_names, total_steps=total)
     rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
@@ -366,14 +389,15 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     epoch = 0
     progress = Progress(total, f"train {method.name} on {task.name}", enabled=rank == 0, logger=log)
     try:
-        while ctx.step < total:
-            batches = epoch_batches(data.lengths, cfg.batch_size, rng, cfg.group_by_length)
-            batches = batches[rank:per_epoch_rank * world:world]
-            start, cpu_start, done = time.perf_counter(), time.process_time(), 0
+        while ctx.step < total and (epoch_limit is None or epoch < epoch_limit):
+            start, cpu_start, done = time.perf_counter(), time.process_time(), 0  # an epoch's cost includes its attack
+            epoch_set = method.epoch_data(ctx, epoch) or data
+            batches = epoch_batches(epoch_set.lengths, cfg.batch_size, rng, cfg.group_by_length)
+            batches = batches[rank:max(1, len(batches) // world) * world:world]
             for positions in batches:
                 if ctx.step >= total:
                     break
-                batch = data.collate(tokenizer, positions, device)
+                batch = epoch_set.collate(tokenizer, positions, device)
                 loss, lr, metrics = _step(ctx, method, batch, optimizer, scheduler, scaler)
                 done += 1
                 losses.append(loss)
@@ -405,8 +429,16 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
                     diverged["window"])
     if rank == 0:
         _save(ctx, method, tmp, records)
-    return _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
+    card = _card(cfg, task, method, examples, base, precision, device, world, total, setup_time, epoch_times, records,
                  epoch_cpu, partial, diverged)
+    if ctx.step != total:  # adv-train: fewer adversarial rows than the schedule was planned for
+        card["steps"], card["planned_steps"] = ctx.step, total
+    if given is not None:  # the set the user gave (the runner checks it); the card says how the method changed it
+        card["train_data_sha256"] = given.sha256
+        card["n_train_given"] = len(given)
+    card["seen_in_training"] = method.seen_in_training() or None
+    card.update(method.card_extra())
+    return card
 
 
 #: the loss is called diverged when the mean of its last steps is both this many times and this much
@@ -432,7 +464,10 @@ def _step(ctx: TrainContext, method, batch, optimizer, scheduler, scaler) -> tup
 
     def loss_of(logits: torch.Tensor) -> torch.Tensor:
         """The method's training loss for one forward pass' logits (reduction, extra terms, penalty)."""
-        loss = method.reduce_loss(ctx.per_example_loss(logits, batch["labels"]), batch)
+        per_example = ctx.per_example_loss(logits, batch["labels"])
+        if "weight" in batch:  # adv-train: adversarial rows weighted by alpha, then the batch mean (as TextAttack)
+            per_example = per_example * batch["weight"]
+        loss = method.reduce_loss(per_example, batch)
         for term in (method.extra_loss(ctx, batch, logits), method.penalty(ctx)):
             if term is not None:
                 loss = loss + term

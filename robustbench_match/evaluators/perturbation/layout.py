@@ -15,7 +15,8 @@ from typing import Optional
 
 import numpy as np
 
-from ...tabulation import Cell, TableBuilder, TableSpec, eval_set_order, group_records, is_degenerate, pick_baseline
+from ...tabulation import (Cell, TableBuilder, TableSpec, eval_set_order, group_records, is_degenerate, pick_baseline,
+                           seen_in_training)
 from ...tasks import eval_set_display, get_task
 
 PERTURBATION_METRICS = ("flip_rate", "drop", "perturbed")
@@ -81,6 +82,8 @@ def _family_table(records: list[dict], eval_set: str, task: str, baseline: Optio
             group = by_key.get((row, f), [])
             if not group:
                 continue
+            if any(seen_in_training(r, "families", f) for r in group):
+                table.seen(row, col)
             if what == "flip_rate" and _no_change(group):
                 table.put(row, col, NO_CHANGE, degenerate=any(is_degenerate(r) for r in group))
                 continue

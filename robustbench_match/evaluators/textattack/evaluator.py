@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -27,7 +25,8 @@ from ...progress import Progress
 from ...tasks import get_task
 from ...attacks.environment import configure_nltk, import_textattack
 from ...attacks.log import AttackLog
-from ...attacks.metrics import LOG_FIELDS, attack_metrics, log_row
+from ...attacks.metrics import LOG_FIELDS, attack_metrics
+from ...attacks.single import attack_example, attack_input, sample_positions  # noqa: F401 - attack_input: API
 from ...attacks.recipes import build_attack, get_recipe, parse_recipes, require_resources
 from ...attacks.wrapper import fast_wrapper
 
@@ -68,41 +67,6 @@ class AttackSettings:
     def cell_params(self, recipe: str) -> dict:
         return {"recipe": recipe, "num_examples": self.num_examples, "query_budget": self.query_budget,
                 "sample_seed": self.sample_seed, "model_batch_size": self.model_batch_size}
-
-
-def sample_positions(n_total: int, num_examples: int, seed: int) -> np.ndarray:
-    """The attacked sample: a seeded permutation's prefix, so a larger sample extends a smaller one."""
-    order = np.random.default_rng(seed).permutation(n_total)
-    return order[: min(num_examples, n_total)]
-
-
-def attack_input(examples: Examples, position: int) -> str | OrderedDict:
-    """What ``Attack.attack`` takes: a string, or an OrderedDict of the task's two text columns."""
-    if examples.text_b is None:
-        return examples.text_a[position]
-    keys = examples.task.text_keys
-    return OrderedDict((k, examples.texts[k][position]) for k in keys)
-
-
-def example_seed(sample_seed: int, idx: int) -> int:
-    """Per-example random seed: an example's attack does not depend on what was attacked before it."""
-    return (sample_seed * 1_000_003 + int(idx)) % (2 ** 32)
-
-
-def attack_example(attack: Any, examples: Examples, position: int, sample_seed: int) -> dict:
-    """Attack one example with TextAttack's ``Attack.attack`` and return its log row.
-
-    The attack's caches are cleared and the seed is set per example, so the outcome depends on the
-    example alone (not on what was attacked before it): a resumed run equals an uninterrupted one.
-    """
-    import textattack
-
-    idx, label = int(examples.idx[position]), int(examples.labels[position])
-    attack.clear_cache()
-    textattack.shared.utils.set_seed(example_seed(sample_seed, idx))
-    start = time.perf_counter()
-    result = attack.attack(attack_input(examples, position), label)
-    return log_row(result, position=position, idx=idx, label=label, seconds=time.perf_counter() - start)
 
 
 def attack_condition(condition: str, recipe: str) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ...tasks import eval_set_display, get_task
-from ...tabulation import Cell, TableBuilder, TableSpec, eval_set_order, group_records, majority_score, pick_baseline
+from ...tabulation import (Cell, TableBuilder, TableSpec, eval_set_order, group_records, majority_score, pick_baseline,
+                           seen_in_training)
 
 COLUMNS = (("original_accuracy", "clean", True), ("accuracy_under_attack", "attacked", True),
            ("accuracy_drop", "drop", False), ("attack_success_rate", "success", False))
@@ -46,6 +47,8 @@ def _recipe_table(records: list[dict], recipe: str, baseline: Optional[str]) -> 
                 group = by_row.get(row, [])
                 if group:
                     table.cell(row, col, Cell.of(group, lambda r, m=metric: r["metrics"].get(m)), higher)
+                    if any(seen_in_training(r, "attacks", recipe) for r in group):
+                        table.seen(row, col)
             if any(r.get("main_metric") == metric for r in on_set):
                 table.majority[col] = majority_score(on_set)
     n = sorted({int(r.get("n_examples") or 0) for r in records})

@@ -29,6 +29,8 @@ for _name, _target in {
     "lora": "lora:LoRA",
     "freelb": "freelb:FreeLB",
     "smart": "smart:SMART",
+    "augment": "augment:Augment",
+    "adv-train": "adv_train:AdvTrain",
 }.items():
     METHODS.register(_name, _P + _target)
 

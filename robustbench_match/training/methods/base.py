@@ -94,6 +94,34 @@ class Method:
         self.hparams = {p.name: p.validate(self.name, hparams.get(p.name, p.default)) for p in self.params}
 
     # -- hooks -------------------------------------------------------------------------------
+    def configure_run(self, cfg) -> None:
+        """The run's TrainConfig (seed, data folder), before anything else: augmentation and attacks need them."""
+        self.run_config = cfg
+
+    def check_data(self, examples) -> None:
+        """Cheap checks of the method's settings against the training set (sizes, fields, offline resources), run
+        before any folder is created: a bad setting is one line and nothing is written."""
+
+    def planned_steps(self, n_train: int, batch_size: int, cfg) -> Optional[int]:
+        """Optimizer steps to plan the schedule for, when the method changes the set between epochs (adv-train)."""
+        return None
+
+    def epochs_of(self, cfg) -> Optional[int]:
+        """Whole epochs to run when the method counts epochs rather than steps (adv-train); None: by steps."""
+        return None
+
+    def epoch_data(self, ctx, epoch: int):
+        """The encoded set epoch ``epoch`` (from 0) trains on, or None for the training set itself."""
+        return None
+
+    def card_extra(self) -> dict[str, Any]:
+        """Fields the method adds to the checkpoint card (the augmentation, the attack epochs)."""
+        return {}
+
+    def seen_in_training(self) -> dict[str, list[str]]:
+        """Perturbation families and attacks whose edits the method trained on (tables mark those columns)."""
+        return {}
+
     def check_task(self, task) -> None:
         if self.classification_only and task.is_regression:
             raise RBMError(f"method {self.name} is for classification tasks only; {task.name} is a regression task")
@@ -167,6 +195,42 @@ class Composite(Method):
     def check_task(self, task) -> None:
         for p in self.parts:
             p.check_task(task)
+
+    def configure_run(self, cfg) -> None:
+        self.run_config = cfg
+        for p in self.parts:
+            p.configure_run(cfg)
+
+    def check_data(self, examples) -> None:
+        for p in self.parts:
+            p.check_data(examples)
+
+    def _one(self, hook: str, *args):
+        """The answer of the one part that gives one (two parts that both reshape epochs cannot compose)."""
+        answers = [(p.name, a) for p in self.parts if (a := getattr(p, hook)(*args)) is not None]
+        if len(answers) > 1:
+            raise RBMError(f"methods {' and '.join(n for n, _ in answers)} both change the epochs' training data; "
+                           f"combine at most one")
+        return answers[0][1] if answers else None
+
+    def planned_steps(self, n_train: int, batch_size: int, cfg) -> Optional[int]:
+        return self._one("planned_steps", n_train, batch_size, cfg)
+
+    def epochs_of(self, cfg) -> Optional[int]:
+        return self._one("epochs_of", cfg)
+
+    def epoch_data(self, ctx, epoch: int):
+        return self._one("epoch_data", ctx, epoch)
+
+    def card_extra(self) -> dict[str, Any]:
+        return {k: v for p in self.parts for k, v in p.card_extra().items()}
+
+    def seen_in_training(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in self.parts:
+            for kind, names in p.seen_in_training().items():
+                out[kind] = sorted(set(out.get(kind, [])) | set(names))
+        return out
 
     def prepare_data(self, examples):
         for p in self.parts:
