@@ -40,6 +40,7 @@ CARD_SCHEMA: dict[str, str] = {
     "train_time_per_epoch_s": "mean wall seconds per epoch",
     "epoch_times_s": "wall seconds of each epoch",
     "cpu_time_per_epoch_s": "mean CPU seconds per epoch",
+    "epoch_cpu_s": "CPU seconds of each epoch (adv-train: its attack epochs cost more than its clean ones)",
     "final_loss": "last logged training loss",
     "log_file": "the per-step log beside the card",
     "device": "where it was trained",

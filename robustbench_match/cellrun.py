@@ -202,6 +202,13 @@ def resolved_run(ctx: RunContext) -> dict:
         return {"device": ctx.device, "precision": ctx.precision}
 
 
+def _attack_epochs(card: dict) -> dict:
+    """adv-train's attack epochs in brief (recipe; per epoch rows attacked, successful, added) for the record."""
+    adv = card["adversarial_training"]
+    keep = ("epoch", "attacked", "successful", "failed", "skipped", "added")
+    return {"recipe": adv.get("recipe"), "epochs": [{k: e.get(k) for k in keep} for e in adv.get("epochs") or []]}
+
+
 def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellResult, ctx: RunContext,
                  seconds: float, predictions_file: Optional[tuple[str, str]]) -> dict:
     stderr = {}
@@ -224,7 +231,8 @@ def build_record(suite: Suite, evaluator: Evaluator, cell: Cell, result: CellRes
         n_examples=result.n_examples, data={"source": result.data_source, "sha256": result.data_sha256},
         checkpoint={**checkpoint, "train_data_sha256": card.get("train_data_sha256"),
                     "train_condition": card.get("condition"), "hyperparameters": card.get("hyperparameters"),
-                    **({"seen_in_training": card["seen_in_training"]} if card.get("seen_in_training") else {})},
+                    **{k: card[k] for k in ("seen_in_training", "augmentation") if card.get(k)},
+                    **({"adversarial_training": _attack_epochs(card)} if card.get("adversarial_training") else {})},
         details=details,
         config={**resolved_run(ctx), "batch_size": ctx.batch_size, "max_length": ctx.max_length,
                 "data_dir": ctx.data_dir, "params": suite.params, "task_file": task.source,

@@ -20,7 +20,9 @@ from .errors import RBMError
 from .perturbations.mft import is_mft_file
 from .tasks import TASKS, get_task, include_dirs, is_task_file, load_task_files, read_yaml
 
-BUILTIN_SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+#: the built-in suites ship inside the package (a wheel has no checkout); ``suites/`` at the top of the checkout is a
+#: link to this folder, kept as the place users read them
+BUILTIN_SUITES_DIR = Path(__file__).resolve().parent / "suite_files"
 #: a suite name is a folder name in every run folder: no path separators, no "..", no control characters
 _SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}")
 _KNOWN_KEYS = {"suite", "description", "evaluator", "tasks", "params", "train", "metadata"}

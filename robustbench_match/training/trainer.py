@@ -580,6 +580,7 @@ def _card(cfg, task, method, examples, base, precision, device, world, total, se
         "train_time_per_epoch_s": round(float(np.mean(epoch_times)), 3) if epoch_times else None,
         "epoch_times_s": [round(t, 3) for t in epoch_times],
         "cpu_time_per_epoch_s": round(float(np.mean(epoch_cpu)), 3) if epoch_cpu else None,
+        "epoch_cpu_s": [round(t, 3) for t in epoch_cpu],
         "partial_epoch": partial,  # measured steps of an epoch cut by --max-steps (not projected)
         "loss_diverged": diverged,
         "final_loss": records[-1]["loss"] if records else None,
