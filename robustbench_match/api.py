@@ -63,7 +63,7 @@ def _predictor(label: str, model: Any, ctx) -> tuple[Optional[str], Any]:
     if isinstance(model, tuple) and len(model) == 2:
         return f"memory:{label}", InMemoryModel(name, model[0], model[1], key=label, **ctx.predictor_options())
     if callable(model):
-        return f"callable:{label}", CallablePredictor(name, model, ctx.batch_size, key=label)
+        return f"callable:{label}", CallablePredictor(name, model, ctx.batch_size if ctx.batch_size != "auto" else 64, key=label)
     raise RBMError(f"model {name!r}: expected a folder or hub id, a (model, tokenizer) pair, or a callable "
                    f"(got {type(model).__name__})")
 
@@ -93,7 +93,7 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
              output: Optional[str | os.PathLike] = None, seeds: Optional[Sequence[int]] = None,
              methods: Optional[Sequence[str]] = None, name: str = "model",
              include_path: Sequence[str | os.PathLike] = (), device: str = "auto", precision: str = "auto",
-             batch_size: int = 64, max_length: Optional[int] = None, limit: Optional[int] = None,
+             batch_size: int | str = 64, max_length: Optional[int] = None, limit: Optional[int] = None,
              save_predictions: bool = False, force: bool = False, train: Optional[dict] = None,
              **suite_overrides: Any) -> EvalResult:
     """Run ``suite`` (a name or a YAML path) on ``model`` and return its records.

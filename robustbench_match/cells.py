@@ -179,7 +179,7 @@ def from_spec(spec: dict, where: str = "spec"):
 
         load_task_files(list(r.get("include") or []))  # user tasks, before the suite names them
         ctx = RunContext(output=Path(r["output"]), data_dir=r.get("data_dir"), device=r.get("device", "auto"),
-                         precision=r.get("precision", "auto"), batch_size=int(r.get("batch_size", 64)),
+                         precision=r.get("precision", "auto"), batch_size=r.get("batch_size", 64) if r.get("batch_size") == "auto" else int(r.get("batch_size", 64)),
                          max_length=r.get("max_length"), force=bool(r.get("force")),
                          save_predictions=bool(r.get("save_predictions")), options=dict(r.get("options") or {}),
                          include=list(r.get("include") or []))

@@ -210,3 +210,71 @@ def predict_logits(model, tokenizer, text_a: Sequence[str], text_b: Optional[Seq
     if out is None:
         return np.empty((0, model.config.num_labels), dtype=np.float32)
     return out
+
+
+# -- --batch-size auto --------------------------------------------------------------------------------------
+AUTO = "auto"
+#: sizes the CPU probe times (the fastest wins); CUDA starts at the largest and halves on out-of-memory
+AUTO_CANDIDATES = (8, 16, 32, 64, 128, 256)
+CUDA_START = 1024
+PROBE_ROWS = 128
+
+
+def choose_batch_size(model, tokenizer, text_a: Sequence[str], text_b: Optional[Sequence[str]], *, max_length: int,
+                      device: str | torch.device = "auto", precision: str = "auto") -> dict:
+    """The inference batch size for ``--batch-size auto``, and how it was found (recorded with the results).
+
+    CUDA: accelerate's ``find_executable_batch_size`` runs the longest rows at 1024 and halves on out-of-memory
+    until a batch fits (the largest that fits is the fastest there). CPU has no memory wall worth probing, so
+    each size of 8..256 scores the same seeded sample of rows once, after a warm-up, and the fastest wins.
+    Predictions do not depend on the choice: batches are length-sorted and padded to their own longest row,
+    so every row is scored the same way at any size (batch invariance, tested)."""
+    import time
+
+    from accelerate.utils import find_executable_batch_size
+
+    device = resolve_device(device) if isinstance(device, str) else device
+    n = len(text_a)
+    if n == 0:
+        return {"batch_size": DEFAULT_BATCH_SIZE, "how": "no rows to probe"}
+    if device.type == "cuda":
+        enc = tokenize(tokenizer, text_a, text_b, max_length)
+        longest = list(np.argsort([-len(ids) for ids in enc["input_ids"]], kind="stable"))
+
+        sizes = [CUDA_START]
+
+        def halve() -> int:  # accelerate's own default shrinks by 10 %; halving finds the size in 10 tries at most
+            sizes.append(sizes[-1] // 2)
+            return sizes[-1]
+
+        @find_executable_batch_size(starting_batch_size=CUDA_START, reduce_batch_size_fn=halve)
+        def probe(batch_size: int) -> int:
+            rows = [longest[i % n] for i in range(batch_size)]
+            predict_logits(model, tokenizer, [text_a[i] for i in rows],
+                           None if text_b is None else [text_b[i] for i in rows], batch_size=batch_size,
+                           max_length=max_length, device=device, precision=precision, progress=False)
+            return batch_size
+
+        try:
+            size = probe()
+        except RuntimeError as exc:
+            if "reached zero" not in str(exc):
+                raise
+            raise CheckpointError(f"--batch-size auto: not even one row fits in {device} memory") from None
+        return {"batch_size": int(size), "how": f"largest that fits on {device} (from {CUDA_START}, halved on "
+                                                f"out-of-memory; accelerate find_executable_batch_size)",
+                "tried": sizes}
+    rows = np.sort(np.random.default_rng(0).permutation(n)[:PROBE_ROWS])
+    a = [text_a[i] for i in rows]
+    b = None if text_b is None else [text_b[i] for i in rows]
+    predict_logits(model, tokenizer, a[:16], None if b is None else b[:16], batch_size=16, max_length=max_length,
+                   device=device, precision=precision, progress=False)  # warm-up: first-call costs
+    speed: dict[int, float] = {}
+    for size in AUTO_CANDIDATES:
+        start = time.perf_counter()
+        predict_logits(model, tokenizer, a, b, batch_size=size, max_length=max_length, device=device,
+                       precision=precision, progress=False)
+        speed[size] = round(len(a) / max(time.perf_counter() - start, 1e-9), 1)
+    best = max(speed, key=lambda s: speed[s])
+    return {"batch_size": int(best), "how": f"fastest on {device} of {list(AUTO_CANDIDATES)} scoring the same "
+                                           f"{len(a)} rows", "examples_per_s": {str(k): v for k, v in speed.items()}}

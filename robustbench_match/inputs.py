@@ -97,3 +97,19 @@ def seed_arg(text: str) -> int:
         return check_seed(int(text), "seed")
     except (ValueError, RBMError):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole-number seed in 0..{MAX_SEED}") from None
+
+
+def batch_size_arg(value: str) -> int | str:
+    """``--batch-size``: a whole number >= 1, or ``auto``."""
+    import argparse
+
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number >= 1 or auto") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number >= 1 or auto")
+    return number

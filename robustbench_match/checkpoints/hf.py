@@ -29,7 +29,7 @@ class HFCheckpoint:
     path: str
     device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 64
+    batch_size: int | str = 64  # or "auto": chosen on the first rows scored (see inference.choose_batch_size)
     max_length: Optional[int] = None
     _model: object = field(default=None, repr=False)
     _tokenizer: object = field(default=None, repr=False)
@@ -37,6 +37,7 @@ class HFCheckpoint:
     _card: Optional[dict] = field(default=None, repr=False)
     _checked: set = field(default_factory=set, repr=False)  # tasks whose labels were checked at plan time
     _padding: Optional[str] = field(default=None, repr=False)  # how a tokenizer without a pad token was padded
+    _auto_batch: Optional[dict] = field(default=None, repr=False)  # what --batch-size auto chose, and how
 
     @property
     def card(self) -> dict:
@@ -138,10 +139,28 @@ class HFCheckpoint:
         from ..inference import predict_logits
 
         model, tokenizer = self.load()
-        max_length = self.max_length or int(self.card.get("hyperparameters", {}).get("max_length", 128))
-        return predict_logits(model, tokenizer, examples.text_a, examples.text_b, batch_size=self.batch_size,
-                              max_length=max_length, device=self.device, precision=self.precision,
+        return predict_logits(model, tokenizer, examples.text_a, examples.text_b, batch_size=self.batch_size_for(examples),
+                              max_length=self.scoring_max_length(), device=self.device, precision=self.precision,
                               desc=f"{self.name}/{examples.task.name}", **kwargs)
+
+    def scoring_max_length(self) -> int:
+        """--max-length, else the card's training max length, else 128: the same truncation in every suite."""
+        return self.max_length or int(self.card.get("hyperparameters", {}).get("max_length", 128))
+
+    def batch_size_for(self, examples: Examples) -> int:
+        """The inference batch size: the one given, or (``auto``) the one chosen once on these rows."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        if self._auto_batch is None:
+            from ..inference import choose_batch_size
+
+            model, tokenizer = self.load()
+            self._auto_batch = choose_batch_size(model, tokenizer, examples.text_a, examples.text_b,
+                                                 max_length=self.scoring_max_length(), device=self.device,
+                                                 precision=self.precision)
+            log.info("checkpoint %s: --batch-size auto chose %d (%s)", self.name, self._auto_batch["batch_size"],
+                     self._auto_batch["how"])
+        return int(self._auto_batch["batch_size"])
 
     def predict(self, examples: Examples, eval_set: "str | EvalSetRef" = "") -> np.ndarray:
         mapping, _ = self.label_map(examples.task)
@@ -156,6 +175,7 @@ class HFCheckpoint:
         return {"kind": "hf", "path": self.path, "method": card.get("method"), "card_seed": card.get("seed"),
                 "base_model": card.get("base_model"), "labels": self._label_info,
                 **({"padding": self._padding} if self._padding else {}),
+                **({"batch_size": {"requested": "auto", **self._auto_batch}} if self._auto_batch else {}),
                 **({"revision": revision} if revision and not Path(self.path).exists() else {})}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import RBMError
-from ..inputs import seed_arg
+from ..inputs import batch_size_arg, seed_arg
 from ..evaluators.base import CheckpointRef, RunContext
 from ..reports.tables import render, tables_for
 from ..results import ResultStore
@@ -99,7 +99,7 @@ def check_args(args) -> None:
     from ..inference import check_max_length
 
     check_max_length(args.max_length)
-    positive = {"--batch-size": args.batch_size, "--num-examples": args.num_examples,
+    positive = {"--batch-size": None if args.batch_size == "auto" else args.batch_size, "--num-examples": args.num_examples,
                 "--limit": args.limit,
                 "--query-budget": args.query_budget, "--max-train-examples": args.max_train_examples}
     for flag, value in positive.items():
@@ -122,7 +122,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-train-examples", type=int, help="override the suite's training subset size")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    parser.add_argument("--batch-size", type=int, default=64, help="inference batch size")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=64,
+                        help="inference batch size, or auto: on CUDA the largest that fits (halved on out-of-memory), "
+                             "on CPU the fastest of 8..256 on a short probe; recorded with each result")
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "

@@ -218,7 +218,7 @@ class RunContext:
     seeds: Optional[list[int]] = None  # --seeds (training-time suites)
     device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 64
+    batch_size: int | str = 64  # or "auto" (checkpoints choose it: inference.choose_batch_size)
     max_length: Optional[int] = None
     force: bool = False
     save_predictions: bool = False

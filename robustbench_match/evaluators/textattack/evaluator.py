@@ -130,7 +130,7 @@ class TextAttackEvaluator(Evaluator):
         checkpoint = _model_checkpoint(cell)
         model, tokenizer = checkpoint.load()
         label_map, _ = checkpoint.label_map(sample.task)
-        wrapper = fast_wrapper(model, tokenizer, label_map=label_map, batch_size=checkpoint.batch_size,
+        wrapper = fast_wrapper(model, tokenizer, label_map=label_map, batch_size=checkpoint.batch_size_for(sample),
                                max_length=_max_length(checkpoint), device=checkpoint.device, precision=checkpoint.precision)
         params = cell.params
         attack = build_attack(params["recipe"], wrapper, query_budget=params["query_budget"],
