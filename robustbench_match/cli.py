@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("robustbench_match.commands.table", "render stored results as Markdown, LaTeX, CSV or JSON"),
     "report": ("robustbench_match.commands.report", "write a static HTML report (leaderboards, plots, adversarial "
                                                     "examples) from stored results"),
+    "card": ("robustbench_match.commands.card", "write a Hugging Face Hub model card (model-index eval results) for "
+                                                "one model's stored results; --push uploads it"),
     "compare": ("robustbench_match.commands.compare", "test whether model A differs from model B in a run "
                                                       "(per seed and over seeds)"),
     "train": ("robustbench_match.commands.train", "fine-tune a model with one of the bundled methods"),

@@ -53,8 +53,6 @@ class Loop:
         for r in self.runs.get(run, []):
             if r["task"] != "sst2" or (run == "advglue" and r["condition"] != "adversarial"):
                 continue
-            if run == "clean" and r["eval_set"] != "validation":
-                continue
             out[r["model"]][r["seed"]] = r
         return out
 
