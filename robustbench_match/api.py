@@ -95,6 +95,7 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
              include_path: Sequence[str | os.PathLike] = (), device: str = "auto", precision: str = "auto",
              batch_size: int | str = 64, max_length: Optional[int] = None, limit: Optional[int] = None,
              save_predictions: bool = False, force: bool = False, train: Optional[dict] = None,
+             log_to: Optional[str | Sequence[str]] = None, log_dir: Optional[str | os.PathLike] = None,
              **suite_overrides: Any) -> EvalResult:
     """Run ``suite`` (a name or a YAML path) on ``model`` and return its records.
 
@@ -103,7 +104,8 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
     training-time suite that trains its own methods. Training-time suites (label-noise, minority) fine-tune
     copies of the model given (the object is never modified). ``name`` is the table row (``TASK/.../NAME``
     prefixes work as in ``--checkpoint``). ``suite_overrides`` are suite params (``ratios=[0.1]``), checked
-    as ``--set`` is; ``train`` overrides the suite's ``train:`` block (``{"epochs": 1}``).
+    as ``--set`` is; ``train`` overrides the suite's ``train:`` block (``{"epochs": 1}``). ``log_to``
+    (``"tensorboard,mlflow"`` or a list) logs the records, tables and examples as ``rbm run --log-to`` does.
 
     Without ``output`` nothing is kept on disk (checkpoints a training suite needs, and attack logs, live in a
     temporary folder removed at the end) and the records are the same as ``rbm run``'s.
@@ -117,6 +119,9 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
     from .suites import get_suite
     from .tasks import forget_user_tasks, get_task, load_task_files
 
+    from .trackers import parse_log_to
+
+    trackers = parse_log_to(log_to)
     forget_user_tasks()
     load_task_files(include_path)
     check_max_length(max_length)
@@ -160,6 +165,13 @@ def evaluate(model: Any, suite: str, *, tasks: Optional[Sequence[str]] = None, d
                 module.train(training)
         if outcome.failed:
             raise RBMError(failure_summary(outcome.failed))
+        if trackers and outcome.records:
+            from .reports.tables import render, tables_for
+            from .trackers import log_run
+
+            log_run(trackers, outcome.records, run_dir, render(tables_for(outcome.records), "markdown"),
+                    {"suite": spec.name, "evaluator": spec.evaluator, "params": spec.params, "train": spec.train,
+                     "models": sorted(models)}, log_dir)
         return EvalResult(outcome.records, Path(output) if output is not None else None,
                           dict(store.predictions) if store is not None else {})
 

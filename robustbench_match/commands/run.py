@@ -126,6 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inference batch size, or auto: on CUDA the largest that fits (halved on out-of-memory), "
                              "on CPU the fastest of 8..256 on a short probe; recorded with each result")
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
+    parser.add_argument("--log-to", metavar="TRACKERS",
+                        help="also log every stored metric, the tables and the adversarial examples to experiment "
+                             "trackers, comma-separated: wandb, mlflow, tensorboard (offline)")
+    parser.add_argument("--log-dir", help="where offline trackers write (default: ./rbm-logs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "
                              "--set 'ratios=[0.1, 0.2]', one entry of a mapping param, e.g. --set settings.typo.rate=0.2, "
@@ -165,6 +169,9 @@ def run(args) -> int:
     from ..runner import execute, failure_summary, plan_suite
 
     check_args(args)
+    from ..trackers import parse_log_to
+
+    trackers = parse_log_to(args.log_to)  # a tracker not installed: one line before anything runs
     ResultStore(args.output).check_writable()  # before any cell runs, not after an hour of evaluation
     from ..inference import resolve_device, resolve_precision
 
@@ -206,6 +213,14 @@ def run(args) -> int:
     outcome = execute(plan, ctx, args.executor, options)
     if args.format != "none" and outcome.records:
         print(render(tables_for(outcome.records), args.format))
+    if trackers and outcome.records:  # after the records are stored: a tracker can never lose one
+        from ..trackers import log_run
+
+        log_run(trackers, outcome.records, ctx.output, render(tables_for(outcome.records), "markdown"),
+                {"suite": suite.name, "evaluator": suite.evaluator, "suite_version": suite.version,
+                 "params": suite.params, "train": suite.train, "tasks": ctx.tasks or list(suite.tasks),
+                 "checkpoints": [f"{c.model}={c.path}" for c in ctx.checkpoints], "output": str(ctx.output)},
+                args.log_dir)
     if outcome.failed:
         print(f"rbm run: {failure_summary(outcome.failed)}", file=sys.stderr)
         return 1

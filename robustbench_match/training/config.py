@@ -59,6 +59,10 @@ class TrainConfig:
     dropout: Optional[float] = _opt(None, "set every dropout to this (default: the model's)", kind=float)
     overwrite: bool = _opt(False, "replace an existing checkpoint folder written by rbm train (never any other "
                                   "folder or file)", kind="flag")
+    log_to: Optional[str] = _opt(None, "experiment trackers for the loss and method curves and the card, comma-separated: "
+                                       "wandb, mlflow, tensorboard (offline; their extras must be installed)")
+    log_dir: Optional[str] = _opt(None, "where offline trackers write (default: ./rbm-logs; $MLFLOW_TRACKING_URI, "
+                                        "$WANDB_DIR and $WANDB_MODE are honoured)")
     log_every: int = 1
 
     def validate(self) -> None:
@@ -93,7 +97,7 @@ class TrainConfig:
     def trainer_hyperparameters(self) -> dict[str, Any]:
         """The loop's own hyperparameters (method ones are added by the method)."""
         skip = {"method", "task", "seed", "output", "model", "data_dir", "method_args", "device",
-                "condition", "overwrite", "log_every"}
+                "condition", "overwrite", "log_every", "log_to", "log_dir"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
 
 

@@ -312,6 +312,9 @@ def train(cfg: TrainConfig, train_examples: Optional[Examples] = None) -> str:
     Nothing appears at ``cfg.output`` unless the run finishes: it trains into ``OUTPUT.tmp-<pid>``.
     """
     cfg.validate()
+    from ..trackers import parse_log_to
+
+    parse_log_to(cfg.log_to)  # a tracker that is not installed: one line, before anything runs
     task = get_task(cfg.task)
     method = build_method(cfg.method, cfg.method_args)
     method.configure_run(cfg)
@@ -381,6 +384,7 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
 
     model.train()
+    trackers = _trackers(cfg, method, task) if rank == 0 else None
     records: list[dict] = []
     losses: list[float] = []
     epoch_times: list[float] = []  # complete epochs only: a cut epoch is never projected to a full one
@@ -404,6 +408,9 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
                 if ctx.step % cfg.log_every == 0 or ctx.step == total:
                     records.append({"step": ctx.step, "epoch": epoch + done / len(batches), "loss": loss,
                                     "lr": lr, **metrics})
+                    if trackers:
+                        trackers.log_metrics({f"train/{k}": v for k, v in records[-1].items() if k != "step"},
+                                             step=ctx.step)
                 progress.update(1, extra=f"loss {loss:.4f}", loss=f"{loss:.4f}")
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
@@ -433,12 +440,30 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
                  epoch_cpu, partial, diverged)
     if ctx.step != total:  # adv-train: fewer adversarial rows than the schedule was planned for
         card["steps"], card["planned_steps"] = ctx.step, total
+    if trackers:
+        for e in (card.get("adversarial_training") or {}).get("epochs") or []:
+            trackers.log_metrics({f"adv_train/{k}": e[k] for k in ("attacked", "successful", "failed", "skipped",
+                                                                   "added", "seconds")}, step=e["step"])
+        trackers.log_text("rbm_card.json", json.dumps(card, indent=1, default=str))
+        trackers.finish()
     if given is not None:  # the set the user gave (the runner checks it); the card says how the method changed it
         card["train_data_sha256"] = given.sha256
         card["n_train_given"] = len(given)
     card["seen_in_training"] = method.seen_in_training() or None
     card.update(method.card_extra())
     return card
+
+
+def _trackers(cfg: TrainConfig, method, task: TaskSpec):
+    """The run's experiment trackers (``--log-to``), or None."""
+    from ..trackers import Trackers, parse_log_to
+
+    names = parse_log_to(cfg.log_to)
+    if not names:
+        return None
+    config = {"method": method.name, "task": task.name, "seed": cfg.seed, "model": cfg.model or "packaged MiniLM-L6",
+              **cfg.trainer_hyperparameters(), **method.describe()}
+    return Trackers(names, "robustbench-match-train", f"{task.name}-{method.name}-seed{cfg.seed}", config, cfg.log_dir)
 
 
 #: the loss is called diverged when the mean of its last steps is both this many times and this much
