@@ -23,16 +23,10 @@ from robustbench_match.errors import RBMError
 from robustbench_match.training import TrainConfig, train
 from robustbench_match.training.methods import build_method
 from robustbench_match.training.methods.adv_train import AdvTrain, count_or_fraction
-from robustbench_match.training.modeling import one_thread_when_busy
 
 DATA = DATA_DIR
-pytestmark = pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _threads():
-    with one_thread_when_busy():
-        yield
+pytestmark = [pytest.mark.skipif(not (DATA / "glue" / "SST-2" / "train.tsv").is_file(), reason="GLUE data not found"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(autouse=True)
