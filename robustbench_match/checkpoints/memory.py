@@ -51,6 +51,7 @@ class InMemoryModel(HFCheckpoint):
 
     def describe(self) -> dict:
         return {"kind": "memory", "path": None, "class": type(self._model).__name__, "labels": self._label_info,
-                **({"padding": self._padding} if self._padding else {})}
+                **({"padding": self._padding} if self._padding else {}),
+                **({"batch_size": {"requested": "auto", **self._auto_batch}} if self._auto_batch else {})}
 
 
