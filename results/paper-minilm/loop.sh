@@ -40,16 +40,20 @@ for name in adv-train-dwb augment-eda augment-charswap; do
     done
 done
 wait
-ckpts() {  # --checkpoint flags of every method's seeds
+baselines() {  # --checkpoint flags of the stored vanilla, Match-Tuning and FreeLB seeds
     local m s
     for s in 1 2 3; do
         for m in vanilla match-tuning; do printf -- '--checkpoint sst2/seed-%s/%s=%s ' "$s" "$m" "$PERT/chosen-t/checkpoints/pm-glue-chosen-t/sst2/clean/$m/seed-$s"; done
         printf -- '--checkpoint sst2/seed-%s/freelb=%s ' "$s" "$PERT/robust/checkpoints/pm-glue/sst2/clean/freelb/seed-$s"
-        for m in augment-eda augment-charswap adv-train-dwb; do
-            [ -f "$OUT/checkpoints/$m/seed-$s/rbm_card.json" ] && printf -- '--checkpoint sst2/seed-%s/%s=%s ' "$s" "$m" "$OUT/checkpoints/$m/seed-$s"
-        done
     done
 }
+answers() {  # --checkpoint flags of the checkpoints trained here
+    local m s
+    for s in 1 2 3; do for m in augment-eda augment-charswap adv-train-dwb; do
+        [ -f "$OUT/checkpoints/$m/seed-$s/rbm_card.json" ] && printf -- '--checkpoint sst2/seed-%s/%s=%s ' "$s" "$m" "$OUT/checkpoints/$m/seed-$s"
+    done; done
+}
+ckpts() { baselines; answers; }
 run() {  # NAME SUITE OUTPUT ARGS...
     local name=$1 suite=$2 out=$3; shift 3
     echo "$(date +%T) start $name"
@@ -59,8 +63,14 @@ run() {  # NAME SUITE OUTPUT ARGS...
 }
 run clean glue-dev "$OUT/clean" $(ckpts)
 run advglue pm-advglue "$OUT/advglue" $(ckpts)
-run perturbation pm-perturbation "$OUT/perturbation" $(ckpts)
+# one run folder per group (each results.jsonl stays under 2 MB)
+run perturbation-baselines pm-perturbation "$OUT/perturbation-baselines" $(baselines)
+run perturbation-answers pm-perturbation "$OUT/perturbation-answers" $(answers)
 run deepwordbug pm-attacks "$OUT/attacks-deepwordbug" --recipe deepwordbug --num-examples 100 $(ckpts)
 run pwws pm-attacks "$OUT/attacks-pwws" --recipe pwws --num-examples 50 $(ckpts)
+for card in "$OUT"/checkpoints/*/seed-*/rbm_card.json; do  # the cards travel with the results (weights do not)
+    dest=$OUT/cards/$(basename "$(dirname "$(dirname "$card")")")-$(basename "$(dirname "$card")").json
+    mkdir -p "$OUT/cards" && cp "$card" "$dest"
+done
 "$PY" "$HERE/loop_summary.py" "$OUT" > "$OUT/SUMMARY.md" || echo "summary FAILED"
 echo "$(date +%T) all done"

@@ -22,6 +22,7 @@ ACCURACIES = {"clean": ("clean", "accuracy"), "advSST-2": ("advglue", "accuracy"
               "DeepWordBug": ("attacks-deepwordbug", "accuracy_under_attack"),
               "PWWS": ("attacks-pwws", "accuracy_under_attack")}
 ATTACK_OF = {"DeepWordBug": "deepwordbug", "PWWS": "pwws"}
+PERTURBATION_RUNS = ("perturbation-baselines", "perturbation-answers")
 
 
 def fmt(x: float, digits: int = 2, sign: bool = True) -> str:
@@ -36,8 +37,12 @@ class Loop:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.runs = {name: load_records([root / name]) for name in
-                     ("clean", "advglue", "attacks-deepwordbug", "attacks-pwws", "perturbation")
+                     ("clean", "advglue", "attacks-deepwordbug", "attacks-pwws")
                      if (root / name / "results.jsonl").is_file()}
+        # the perturbation records, in one run folder per group of checkpoints (each results.jsonl under 2 MB)
+        parts = [root / n for n in PERTURBATION_RUNS if (root / n / "results.jsonl").is_file()]
+        if parts:
+            self.runs["perturbation"] = load_records(parts)
         self.seen: dict[str, dict] = {}
         for records in self.runs.values():
             for r in records:
@@ -191,8 +196,12 @@ def main(root: Path) -> None:
 
 
 def checkpoint_card(root: Path, record: dict) -> dict:
-    """The card beside the record's checkpoint (records store a path relative to the run folder)."""
+    """The card of the record's checkpoint: the copy in ``cards/`` (loop.sh copies the new checkpoints' cards there:
+    the weights are not committed), else the one beside the checkpoint (the record's path is relative to its run)."""
     path = Path((record.get("checkpoint") or {}).get("path") or "")
+    copy = root / "cards" / f"{path.parent.name}-{path.name}.json"
+    if copy.is_file():
+        return json.loads(copy.read_text())
     for candidate in (root / "clean" / path, root.parent / path, path):
         if (candidate / "rbm_card.json").is_file():
             return json.loads((candidate / "rbm_card.json").read_text())
