@@ -5,16 +5,16 @@ Layers, lowest first; a module imports only from its own layer or a lower one, a
 each other in a circle (``tests/test_layers.py`` reads this list and fails on an upward or circular
 import; imports under ``if TYPE_CHECKING:`` are type hints, not imports):
 
-0. _version, errors, registry, typed, inputs, models, progress
+0. _version, errors, registry, typed, inputs, models, progress, trackers
 1. metrics, inference
 2. tasks, figures
 3. data, card, stats
-4. results, conditions, checkpoints, tabulation, perturbations
+4. results, conditions, checkpoints, tabulation, perturbations, attacks, augmentation
 5. training
-6. evaluators, attacks, suites
+6. evaluators, suites
 7. cells, cellrun, executors
 8. runner
-9. reports
+9. reports, model_card
 10. api, commands, cli, __init__
 """
 from ._version import __version__

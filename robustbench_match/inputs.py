@@ -107,9 +107,6 @@ def batch_size_arg(value: str) -> int | str:
     if text == "auto":
         return "auto"
     try:
-        number = int(text)
+        return int(text)  # < 1 is refused by the command's own checks, naming the flag and the value
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number >= 1 or auto") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number >= 1 or auto")
-    return number

@@ -1,12 +1,11 @@
-"""Experiment trackers (``--log-to wandb,mlflow,tensorboard``): each through its own library, offline.
+"""Experiment trackers (``--log-to wandb,mlflow,tensorboard,trackio``): each through its own library, offline.
 
 Why a thin layer of our own: ``rbm run`` logs *stored records* (one metric per model × task × eval set ×
 condition × seed, with its stderr), the rendered tables and the adversarial / perturbed examples, and ``rbm
 train`` logs its loss and method curves as it trains — a shape none of the trackers' framework integrations
 covers. Each adapter is a few calls into the tracker's own API: TensorBoard event files (``SummaryWriter``),
 an MLflow file store (``MlflowClient``), a W&B run in offline mode (``wandb.init(mode="offline")`` unless
-``WANDB_MODE`` says otherwise). (Trackio is not here yet: with the huggingface-hub<1.0 that textattack needs, pip
-resolves it to a 0.20 release that pulls gradio in.) A missing extra is one line saying what to install; a
+``WANDB_MODE`` says otherwise), a local Trackio project (SQLite). A missing extra is one line saying what to install; a
 tracker that fails while logging is switched off with one warning — records are stored before anything is
 logged, so a tracker can never lose one.
 """
@@ -147,8 +146,49 @@ class WandB(Tracker):
         self.run.finish()
 
 
+class Trackio(Tracker):
+    """A local Trackio project (SQLite under ``$TRACKIO_DIR``, default ``LOG_DIR/trackio``). Trackio prints its
+    progress with ``print``: it goes to stderr here, so ``rbm run``'s stdout stays the tables."""
+
+    name, module, extra = "trackio", "trackio", "trackio"
+
+    def __init__(self, project: str, run_name: str, config: dict, directory: Path) -> None:
+        os.environ.setdefault("TRACKIO_DIR", str((directory / "trackio").resolve()))
+        with _to_stderr():
+            import trackio
+
+            self.trackio = trackio
+            self.run = trackio.init(project=project, name=run_name, config=json.loads(json.dumps(config, default=str)))
+
+    def log_metrics(self, metrics: dict[str, float], step: Optional[int] = None) -> None:
+        with _to_stderr():
+            self.trackio.log(dict(metrics), step=step)
+
+    def log_table(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame([list(map(_plain, r)) for r in rows], columns=list(columns))
+        with _to_stderr():
+            self.trackio.log({name: self.trackio.Table(dataframe=frame)})
+
+    def log_text(self, name: str, text: str) -> None:
+        with _to_stderr():  # no text panel in Trackio: the text as a one-column table
+            self.trackio.log({name: self.trackio.Table(dataframe=__import__("pandas").DataFrame({name: [text]}))})
+
+    def finish(self) -> None:
+        with _to_stderr():
+            self.trackio.finish()
+
+
+def _to_stderr():
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 TRACKERS: Registry[type] = Registry("tracker")
-for _cls in (WandB, MLflow, TensorBoard):
+for _cls in (WandB, MLflow, TensorBoard, Trackio):
     TRACKERS.register(_cls.name, _cls)
 
 

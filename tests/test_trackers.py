@@ -173,3 +173,21 @@ def test_the_python_api_logs_as_rbm_run_does(sst2_checkpoint, data_dir, tmp_path
     (experiment,) = [e for e in client.search_experiments() if e.name == "robustbench-match"]
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics == record_metrics(result.records) and len(result.records) == 1
+
+
+def test_trackio_holds_exactly_the_stored_metrics_and_stdout_stays_the_tables(sst2_checkpoint, data_dir, tmp_path,
+                                                                              capsys, monkeypatch):
+    pytest.importorskip("trackio")
+    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))  # read by trackio when first imported (here)
+    code, out, err = rbm(["run", "glue-dev", "--tasks", "sst2", "--checkpoint", f"sst2/m={sst2_checkpoint}",
+                          "--data-dir", data_dir, "--limit", "50", "--format", "markdown", "--output",
+                          tmp_path / "run", "--log-to", "trackio", "--log-dir", tmp_path / "logs"], capsys)
+    assert code == 0, err
+    assert "Trackio" not in out and out.lstrip().startswith("###")  # trackio's prints went to stderr
+    from trackio.sqlite_storage import SQLiteStorage
+
+    logs = SQLiteStorage.get_logs("robustbench-match", "glue-dev-run")
+    got = {k: v for row in logs for k, v in row.items() if isinstance(v, float)}
+    want = record_metrics(_records(tmp_path / "run"))
+    assert {k: got[k] for k in want} == want
+    assert SQLiteStorage.get_run_config("robustbench-match", "glue-dev-run")["suite"] == "glue-dev"

@@ -104,7 +104,7 @@ def check_args(args) -> None:
                 "--query-budget": args.query_budget, "--max-train-examples": args.max_train_examples}
     for flag, value in positive.items():
         if value is not None and value < 1:
-            raise RBMError(f"{flag} {value}: expected a whole number >= 1")
+            raise RBMError(f"{flag} {value}: expected a whole number >= 1" + (" or auto" if flag == "--batch-size" else ""))
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         raise RBMError(f"--epochs {args.epochs}: expected a finite number > 0")
 
@@ -128,7 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="max tokens (default: the checkpoint card's, else 128)")
     parser.add_argument("--log-to", metavar="TRACKERS",
                         help="also log every stored metric, the tables and the adversarial examples to experiment "
-                             "trackers, comma-separated: wandb, mlflow, tensorboard (offline)")
+                             "trackers, comma-separated: wandb, mlflow, tensorboard, trackio (offline)")
     parser.add_argument("--log-dir", help="where offline trackers write (default: ./rbm-logs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of the suite's params (value as YAML), e.g. --set num_examples=20 or "

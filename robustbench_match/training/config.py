@@ -60,7 +60,7 @@ class TrainConfig:
     overwrite: bool = _opt(False, "replace an existing checkpoint folder written by rbm train (never any other "
                                   "folder or file)", kind="flag")
     log_to: Optional[str] = _opt(None, "experiment trackers for the loss and method curves and the card, comma-separated: "
-                                       "wandb, mlflow, tensorboard (offline; their extras must be installed)")
+                                       "wandb, mlflow, tensorboard, trackio (offline; their extras must be installed)")
     log_dir: Optional[str] = _opt(None, "where offline trackers write (default: ./rbm-logs; $MLFLOW_TRACKING_URI, "
                                         "$WANDB_DIR and $WANDB_MODE are honoured)")
     log_every: int = 1

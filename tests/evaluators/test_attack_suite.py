@@ -169,9 +169,11 @@ def test_killed_run_resumes_at_next_unattacked_example(suite_run, attack_checkpo
     log_path = resumed_out / "cells" / cell_dir.relative_to(out / "cells") / ev.LOG_NAME
     lines = log_path.read_text(encoding="utf-8").splitlines(keepends=True)
     log_path.write_text("".join(lines[:6]) + lines[6][:25], encoding="utf-8")  # header + 5 rows + torn row
+    from robustbench_match.attacks import single  # one example's attack, shared with adversarial training
+
     attacked: list[int] = []
-    original = ev.log_row
-    monkeypatch.setattr(ev, "log_row", lambda result, **kw: attacked.append(kw["position"]) or original(result, **kw))
+    original = single.log_row
+    monkeypatch.setattr(single, "log_row", lambda result, **kw: attacked.append(kw["position"]) or original(result, **kw))
     records2 = run_suite(get_suite("textattack"), _ctx(resumed_out, attack_checkpoint, data_dir, recipe=["deepwordbug"]))
     assert attacked == list(range(5, N_EXAMPLES))
     assert records2[0]["metrics"] == full["metrics"]

@@ -259,10 +259,10 @@ def test_a_short_real_run_learns_sst2(method, tmp_path):
 
     out = tmp_path / method
     assert main(["train", "--method", method, "--task", "sst2", "--seed", "1", "--output", str(out), "--data-dir",
-                 str(DATA), "--batch-size", "16", "--max-length", "64", "--lr", "1e-4", "--epochs", "1",
-                 "--max-train-examples", "1000"]) == 0  # measured: freelb 73.7, smart 77.1 (41 s, 61 s)
+                 str(DATA), "--batch-size", "16", "--max-length", "32", "--lr", "2e-4", "--epochs", "3",
+                 "--max-train-examples", "240"]) == 0  # measured on 200 dev rows: freelb 76.5, smart 77.0 (34 s, 45 s)
     run = tmp_path / "run"
     assert main(["run", "glue-dev", "--tasks", "sst2", "--checkpoint", f"sst2/m={out}", "--data-dir", str(DATA),
-                 "--output", str(run), "--format", "none"]) == 0
+                 "--output", str(run), "--format", "none", "--limit", "200"]) == 0
     (rec,) = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
-    assert rec["metrics"]["accuracy"] > 0.509 + 0.12 and not rec["degenerate"]
+    assert rec["metrics"]["accuracy"] > rec["details"]["majority_score"] + 0.12 and not rec["degenerate"]
