@@ -123,7 +123,9 @@ def test_rbm_train_logs_its_loss_curve_and_card(tmp_path, data_dir, capsys):
     loss = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto).reshape(-1)[0])) for e in events.Tensors("train/loss")]
     logged = [(r["step"], r["loss"]) for r in map(json.loads, (out / "training_log.jsonl").read_text().splitlines())]
     assert loss == logged and len(loss) == 4
-    assert "rbm_card.json" in str(events.Tags())
+    tag = next(t for t in events.Tags()["tensors"] if t.startswith("rbm_card.json"))
+    card = json.loads(tensor_util.make_ndarray(events.Tensors(tag)[-1].tensor_proto).reshape(-1)[0].decode())
+    assert card == json.loads((out / "rbm_card.json").read_text())  # the finished card, as written
 
 
 @pytest.mark.parametrize("argv", [["run", "glue-dev", "--checkpoint", "sst2/m=x"], ["train", "--method", "vanilla",

@@ -440,17 +440,17 @@ def _run(cfg: TrainConfig, task: TaskSpec, method, examples: Examples, tmp: Path
                  epoch_cpu, partial, diverged)
     if ctx.step != total:  # adv-train: fewer adversarial rows than the schedule was planned for
         card["steps"], card["planned_steps"] = ctx.step, total
-    if trackers:
-        for e in (card.get("adversarial_training") or {}).get("epochs") or []:
-            trackers.log_metrics({f"adv_train/{k}": e[k] for k in ("attacked", "successful", "failed", "skipped",
-                                                                   "added", "seconds")}, step=e["step"])
-        trackers.log_text("rbm_card.json", json.dumps(card, indent=1, default=str))
-        trackers.finish()
     if given is not None:  # the set the user gave (the runner checks it); the card says how the method changed it
         card["train_data_sha256"] = given.sha256
         card["n_train_given"] = len(given)
     card["seen_in_training"] = method.seen_in_training() or None
     card.update(method.card_extra())
+    if trackers:  # the finished card, with the method's own fields (adv-train's attack epochs)
+        for e in (card.get("adversarial_training") or {}).get("epochs") or []:
+            trackers.log_metrics({f"adv_train/{k}": e[k] for k in ("attacked", "successful", "failed", "skipped",
+                                                                   "added", "seconds")}, step=e["step"])
+        trackers.log_text("rbm_card.json", json.dumps(card, indent=1, default=str))
+        trackers.finish()
     return card
 
 
