@@ -8,7 +8,6 @@ row's augmented text does not depend on other rows, on their order or on ``--max
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
@@ -19,7 +18,7 @@ import time
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -161,18 +160,6 @@ def row_seed(seed: int, task: str, recipe: str, idx: int, field_name: str) -> in
     return zlib.crc32(f"augment/{seed}/{task}/{recipe}/{idx}/{field_name}".encode()) & 0xFFFFFFFF
 
 
-@contextlib.contextmanager
-def _own_random_state() -> Iterator[None]:
-    """TextAttack's augmenters draw from the global ``random``/``numpy`` streams: seed them per row and give
-    the caller's streams back afterwards, so augmenting never shifts the training run's own randomness."""
-    py, npy = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(py)
-        np.random.set_state(npy)
-
-
 def _textattack_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -212,7 +199,9 @@ def augment_rows(examples: Examples, settings: AugmentSettings, augmenter) -> tu
     keys = examples.task.text_keys
     new_rows: list[dict[str, str]] = []
     origin: list[int] = []
-    with _own_random_state():
+    from .attacks.single import preserved_random_state
+
+    with preserved_random_state():
         for pos in range(len(examples)):
             idx = int(examples.idx[pos])
             variants: dict[str, list[str]] = {}

@@ -118,7 +118,7 @@ def _hub_base(value) -> Optional[str]:
 
 def _body(records: list[dict], results, model: str, checkpoint: dict) -> str:
     lines = [f"# {model}", "",
-             f"Robustness results stored by [robustbench-match]({'https://pypi.org/project/robustbench-match/'}) "
+             f"Robustness results stored by [robustbench-match]({SOURCE_URL}) "
              f"{__version__}, one row per stored cell (nothing here was re-run to write this card). The metadata "
              f"above holds the same values as the Hub's `model-index`.", ""]
     if checkpoint.get("method"):

@@ -171,9 +171,8 @@ class Trackio(Tracker):
         with _to_stderr():
             self.trackio.log({name: self.trackio.Table(dataframe=frame)})
 
-    def log_text(self, name: str, text: str) -> None:
-        with _to_stderr():  # no text panel in Trackio: the text as a one-column table
-            self.trackio.log({name: self.trackio.Table(dataframe=__import__("pandas").DataFrame({name: [text]}))})
+    def log_text(self, name: str, text: str) -> None:  # no text panel in Trackio: the text as a one-column table
+        self.log_table(name, [name], [[text]])
 
     def finish(self) -> None:
         with _to_stderr():

@@ -112,7 +112,8 @@ def main(root: Path) -> None:
     for f in loop.families():
         values[f], metric = loop.family(f)
         directions[f] = False
-    usable = [f for f in loop.families() if any(np.nanmean(list(v.values())) > 0 for v in values[f].values())]
+    usable = [f for f in loop.families()  # a family that changed no model input (no flip rate) is left out
+              if any(np.isfinite(x) and x > 0 for v in values[f].values() for x in v.values())]
     print("# Training that answers a failure — SST-2, MiniLM-L6, grid budget, seeds 1–3\n")
     print(f"Folder: `{root.name}/` (records of `loop.sh`). Methods and checkpoints (seeds): " + ", ".join(
         f"{m} {len(values['clean'].get(m, {}))}" for m in loop.methods) + ".\n")

@@ -3,14 +3,34 @@ adversarial training (training rows), so both attack the same way and log the sa
 """
 from __future__ import annotations
 
+import contextlib
+import random
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..data import Examples
 from .metrics import log_row
+
+
+@contextlib.contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """TextAttack's attacks (``set_seed``) and augmenters draw from and reseed the global python, numpy and torch
+    streams: code that calls them inside a training run gets its own streams back afterwards."""
+    import torch
+
+    py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 def sample_positions(n_total: int, num_examples: int, seed: int) -> np.ndarray:

@@ -16,17 +16,14 @@ plans it, for the clean rows plus ``num_train_adv_examples`` adversarial rows in
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import random
 import time
 import zlib
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
-import torch
 
 from ...errors import RBMError
 from .base import Method, Param
@@ -62,21 +59,6 @@ def _recipe(value: str) -> bool:
     from ...attacks.recipes import RECIPES
 
     return value in RECIPES
-
-
-@contextlib.contextmanager
-def preserved_random_state() -> Iterator[None]:
-    """TextAttack's ``set_seed`` reseeds python, numpy and torch: give the training run its streams back."""
-    py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    try:
-        yield
-    finally:
-        random.setstate(py)
-        np.random.set_state(npy)
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
 
 
 class AdvTrain(Method):
@@ -177,6 +159,8 @@ class AdvTrain(Method):
         """Epoch ``epoch`` (from 0): the clean set (None), or the clean set plus this epoch's adversarial rows."""
         if not self.is_attack_epoch(epoch + 1):
             return None
+        from ...attacks.single import preserved_random_state
+
         with preserved_random_state():
             rows, stats = self.attack_epoch(ctx, epoch + 1)
         self.epochs.append(stats)
@@ -248,8 +232,3 @@ class AdvTrain(Method):
 
         spec = get_recipe(self.hparams["attack_recipe"])
         return {"families": list(spec.families), "attacks": [spec.name]}
-
-    def describe(self) -> dict[str, Any]:
-        return {**self.hparams, "attack_recipe": self.hparams["attack_recipe"]}
-
-
